@@ -1,0 +1,137 @@
+/*-------------------------------------------------------------------------
+ *
+ * guc.c
+ *	  Every kinesis.* setting, defined in one place.
+ *
+ * Settings that size shared memory are PGC_POSTMASTER and are read only by
+ * the shared-memory request hook (stable.c).  The rest can change at any
+ * time; they are read where they are used.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <ctype.h>
+#include <limits.h>
+
+#include "utils/guc.h"
+
+#include "kinesis.h"
+
+char	   *kinesis_region = NULL;
+char	   *kinesis_account_id = NULL;
+int			kinesis_max_shards = 10000;
+int			kinesis_max_shards_per_xact = 1024;
+int			kinesis_clock_offset = 0;
+
+/*
+ * An account id is 12 decimal digits, as in AWS ARNs.
+ */
+static bool
+check_account_id(char **newval, void **extra, GucSource source)
+{
+	const char *p = *newval;
+	int			n = 0;
+
+	for (; *p; p++, n++)
+	{
+		if (!isdigit((unsigned char) *p))
+			break;
+	}
+	if (*p != '\0' || n != 12)
+	{
+		GUC_check_errdetail("An account id is exactly 12 decimal digits.");
+		return false;
+	}
+	return true;
+}
+
+/*
+ * A region is a non-empty word of lower-case letters, digits and dashes.
+ */
+static bool
+check_region(char **newval, void **extra, GucSource source)
+{
+	const char *p = *newval;
+
+	if (*p == '\0')
+	{
+		GUC_check_errdetail("The region must not be empty.");
+		return false;
+	}
+	for (; *p; p++)
+	{
+		if (!(islower((unsigned char) *p) || isdigit((unsigned char) *p) ||
+			  *p == '-'))
+		{
+			GUC_check_errdetail("A region consists of lower-case letters, digits and \"-\".");
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * Define every setting; called from _PG_init under shared_preload_libraries.
+ */
+void
+KinesisGucInit(void)
+{
+	DefineCustomStringVariable("kinesis.region",
+							   "Region shown in stream ARNs.",
+							   NULL,
+							   &kinesis_region,
+							   "us-east-1",
+							   PGC_SIGHUP,
+							   0,
+							   check_region, NULL, NULL);
+
+	DefineCustomStringVariable("kinesis.account_id",
+							   "Twelve-digit account id shown in stream ARNs.",
+							   NULL,
+							   &kinesis_account_id,
+							   "000000000000",
+							   PGC_SIGHUP,
+							   0,
+							   check_account_id, NULL, NULL);
+
+	DefineCustomIntVariable("kinesis.max_shards",
+							"Maximum number of shards across all streams of the cluster.",
+							"Sizes the shared-memory shard table; create_stream refuses to go beyond it.",
+							&kinesis_max_shards,
+							10000, 1, 1000000,
+							PGC_POSTMASTER,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("kinesis.max_shards_per_transaction",
+							"Maximum number of distinct shards one transaction can write.",
+							"Sizes the per-backend part of the in-flight writer registry.",
+							&kinesis_max_shards_per_xact,
+							1024, 1, 100000,
+							PGC_POSTMASTER,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("kinesis.debug_clock_offset",
+							"Moves the clock that decides iterator expiry and retention (testing only).",
+							"Sequence numbers and arrival timestamps always use the real clock.",
+							&kinesis_clock_offset,
+							0, -INT_MAX, INT_MAX,
+							PGC_SUSET,
+							GUC_UNIT_S | GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL,
+							NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("kinesis");
+}
+
+/*
+ * The clock for expiry and retention decisions: the real clock plus the
+ * testing offset.
+ */
+TimestampTz
+KinesisNow(void)
+{
+	return GetCurrentTimestamp() +
+		(TimestampTz) kinesis_clock_offset * USECS_PER_SEC;
+}

@@ -1,0 +1,238 @@
+/*-------------------------------------------------------------------------
+ *
+ * kinesis.h
+ *	  Private declarations shared by the modules of the kinesis extension.
+ *
+ * One header for the whole module (postgres_fdw style): constants and
+ * limits first, then the SQLSTATEs of our own class KN, then the types,
+ * then the functions of each file grouped under a comment naming the file.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef KINESIS_H
+#define KINESIS_H
+
+#include "fmgr.h"
+#include "lib/ilist.h"
+#include "storage/lockdefs.h"
+#include "storage/spin.h"
+#include "utils/acl.h"
+#include "utils/timestamp.h"
+
+#ifndef PG_INT128_TYPE
+#error "kinesis needs a compiler with a 128-bit integer type"
+#endif
+
+/* Limits of the Kinesis API (spec/kinesis-api.md sections 1 and 4) */
+#define KINESIS_MAX_NAME_LEN			128
+#define KINESIS_MAX_PARTITION_KEY_LEN	256
+#define KINESIS_MAX_PUT_RECORDS			500
+#define KINESIS_MAX_PUT_RECORDS_BYTES	(5 * 1024 * 1024)
+#define KINESIS_DEFAULT_MAX_RECORD_KIB	1024
+#define KINESIS_MAX_GET_LIMIT			10000
+#define KINESIS_MAX_GET_BYTES			(10 * 1024 * 1024)
+#define KINESIS_ITERATOR_LIFETIME_MS	300000
+#define KINESIS_MAX_ITERATOR_LEN		512
+#define KINESIS_MIN_RETENTION_HOURS		24
+#define KINESIS_MAX_RETENTION_HOURS		8760
+#define KINESIS_ON_DEMAND_SHARDS		4
+#define KINESIS_MAX_TAGS				50
+#define KINESIS_MAX_TAG_KEY_LEN			128
+#define KINESIS_MAX_TAG_VALUE_LEN		256
+
+/* The counter of a closed shard's EndingSequenceNumber (spec 3.3) */
+#define KINESIS_MAX_COUNTER				INT64CONST(0x7fffffffffffffff)
+
+/* Schemas of the catalog and of the record tables */
+#define KINESIS_SCHEMA					"kinesis"
+#define KINESIS_DATA_SCHEMA				"kinesis_data"
+
+/*
+ * SQLSTATEs of our own class KN (API.md, "Errors").  Privilege failures use
+ * the standard ERRCODE_INSUFFICIENT_PRIVILEGE (42501).
+ */
+#define ERRCODE_KINESIS_RESOURCE_NOT_FOUND		MAKE_SQLSTATE('K','N','0','0','1')
+#define ERRCODE_KINESIS_RESOURCE_IN_USE			MAKE_SQLSTATE('K','N','0','0','2')
+#define ERRCODE_KINESIS_INVALID_ARGUMENT		MAKE_SQLSTATE('K','N','0','0','3')
+#define ERRCODE_KINESIS_LIMIT_EXCEEDED			MAKE_SQLSTATE('K','N','0','0','4')
+#define ERRCODE_KINESIS_THROUGHPUT_EXCEEDED		MAKE_SQLSTATE('K','N','0','0','5')
+#define ERRCODE_KINESIS_EXPIRED_ITERATOR		MAKE_SQLSTATE('K','N','0','0','6')
+#define ERRCODE_KINESIS_EXPIRED_NEXT_TOKEN		MAKE_SQLSTATE('K','N','0','0','7')
+#define ERRCODE_KINESIS_VALIDATION				MAKE_SQLSTATE('K','N','0','0','8')
+
+/* Unsigned 128-bit hash keys */
+typedef uint128 KinesisHashKey;
+
+#define KINESIS_HASH_KEY_MAX	(~(uint128) 0)
+
+/* Stream status and mode, as stored in kinesis.streams */
+typedef enum KinesisStreamStatus
+{
+	KINESIS_STATUS_CREATING,
+	KINESIS_STATUS_ACTIVE,
+	KINESIS_STATUS_UPDATING,
+	KINESIS_STATUS_DELETING
+} KinesisStreamStatus;
+
+typedef enum KinesisStreamMode
+{
+	KINESIS_MODE_PROVISIONED,
+	KINESIS_MODE_ON_DEMAND
+} KinesisStreamMode;
+
+/*
+ * Shared-memory state of one shard (stable.c).  Lives in a shared hash table
+ * keyed by (database, stream id, shard index).
+ */
+typedef struct KinesisShardKey
+{
+	Oid			dboid;
+	int32		shard_index;
+	int64		stream_id;
+} KinesisShardKey;
+
+typedef struct KinesisShardState
+{
+	KinesisShardKey key;		/* hash key, must be first */
+	slock_t		mutex;			/* protects everything below */
+	int64		next_counter;	/* next sequence counter to hand out */
+	TimestampTz last_arrival;	/* arrival time of the newest allocation */
+	int			nwriters;		/* length of writers */
+	dlist_head	writers;		/* in-flight writers, ascending first_counter */
+} KinesisShardState;
+
+/*
+ * Backend-local description of one shard (catalog.c), part of a cached
+ * stream.
+ */
+typedef struct KinesisShard
+{
+	int32		shard_index;	/* the N of shardId-N */
+	int32		parent_index;	/* -1 when none */
+	int32		adjacent_parent_index;	/* -1 when none */
+	KinesisHashKey start_key;	/* inclusive */
+	KinesisHashKey end_key;		/* inclusive */
+	int64		create_secs;	/* creation time, epoch seconds */
+	int64		close_secs;		/* closing time, or -1 while open */
+	Oid			relid;			/* the shard's partition */
+	KinesisShardState *state;	/* shared state, attached on first use */
+	uint64		writer_xact;	/* local transaction number in which this
+								 * backend registered as a writer */
+} KinesisShard;
+
+/* Backend-local description of one stream (catalog.c) */
+typedef struct KinesisStream
+{
+	char		name[KINESIS_MAX_NAME_LEN + 1]; /* hash key, must be first */
+	bool		valid;			/* false once invalidated */
+	MemoryContext cxt;			/* owns shards and open_shards */
+	int64		stream_id;
+	TimestampTz created_at;
+	KinesisStreamStatus status;
+	KinesisStreamMode mode;
+	int32		retention_hours;
+	int32		max_record_bytes;
+	Oid			relid;			/* the stream's partitioned table */
+	int			nshards;
+	KinesisShard *shards;		/* every shard, ascending shard_index */
+	int			nopen;
+	KinesisShard **open_shards; /* open shards, ascending start_key */
+} KinesisStream;
+
+/* A decoded sequence number (seqno.c) */
+typedef struct KinesisSeqNo
+{
+	int64		create_secs;	/* shard creation time, epoch seconds */
+	int32		shard_index;
+	int64		counter;		/* per-shard counter */
+	int64		write_secs;		/* record arrival time, epoch seconds */
+} KinesisSeqNo;
+
+/* A decoded shard iterator (iterator.c) */
+typedef struct KinesisIterator
+{
+	char		stream_name[KINESIS_MAX_NAME_LEN + 1];
+	int64		stream_id;
+	TimestampTz stream_created_at;
+	int32		shard_index;
+	int64		after_counter;	/* position: records with larger counters */
+	TimestampTz issued_at;
+} KinesisIterator;
+
+/* in kinesis.c */
+extern void kinesis_check_loaded(void);
+
+/* in guc.c */
+extern char *kinesis_region;
+extern char *kinesis_account_id;
+extern int	kinesis_max_shards;
+extern int	kinesis_max_shards_per_xact;
+extern int	kinesis_clock_offset;
+extern void KinesisGucInit(void);
+extern TimestampTz KinesisNow(void);
+
+/* in hashkey.c */
+extern KinesisHashKey KinesisPartitionKeyHash(const char *key, int len);
+extern KinesisHashKey KinesisHashKeyFromNumeric(Datum num, const char *what,
+												int entry);
+extern Datum KinesisHashKeyToNumeric(KinesisHashKey key);
+extern char *KinesisHashKeyToString(KinesisHashKey key);
+extern bool KinesisHashKeyParse(const char *str, KinesisHashKey *result);
+extern void KinesisInitialRange(int index, int count,
+								KinesisHashKey *start, KinesisHashKey *end);
+extern void KinesisMd5(const void *data, size_t len, uint8 digest[16]);
+
+/* in seqno.c */
+extern Datum KinesisSeqNoToNumeric(const KinesisSeqNo *seq);
+extern char *KinesisSeqNoToString(const KinesisSeqNo *seq);
+extern bool KinesisSeqNoFromNumeric(Datum num, KinesisSeqNo *seq);
+extern Datum KinesisShardStartingSeqNo(const KinesisShard *shard);
+extern Datum KinesisShardEndingSeqNo(const KinesisShard *shard);
+extern Datum KinesisRecordSeqNo(const KinesisShard *shard, int64 counter,
+								TimestampTz arrival);
+
+/* in stable.c */
+extern void KinesisStableInit(void);
+extern void KinesisStableAttach(KinesisStream *stream, KinesisShard *shard);
+extern int64 KinesisStableAllocate(KinesisShard *shard, int count,
+								   int64 min_counter, TimestampTz arrival);
+extern int64 KinesisStableBound(KinesisShard *shard, TimestampTz *tip,
+								 int64 *next_counter);
+extern void KinesisStableForgetStream(int64 stream_id);
+
+/* in catalog.c */
+extern void KinesisCatalogInit(void);
+extern KinesisStream *KinesisStreamLookup(const char *name, bool missing_ok);
+extern KinesisShard *KinesisShardByIndex(KinesisStream *stream, int32 index);
+extern KinesisShard *KinesisShardForKey(KinesisStream *stream,
+										KinesisHashKey key);
+extern KinesisShard *KinesisShardLookup(KinesisStream *stream,
+										const char *shard_id);
+extern bool KinesisLockShard(KinesisStream *stream, KinesisShard *shard,
+							 LOCKMODE mode);
+extern void KinesisCheckStreamPrivilege(KinesisStream *stream, AclMode mode);
+extern void KinesisInvalidateStream(Oid relid);
+extern char *KinesisShardIdString(int32 shard_index);
+extern char *KinesisStreamArn(const char *name);
+extern const char *KinesisStatusName(KinesisStreamStatus status);
+extern const char *KinesisModeName(KinesisStreamMode mode);
+extern Oid	KinesisDataNamespace(void);
+extern char *KinesisShardTableName(int64 stream_id, int32 shard_index);
+extern char *KinesisStreamTableName(int64 stream_id);
+
+/* in validate.c */
+extern char *KinesisStreamNameArg(FunctionCallInfo fcinfo, int argno);
+extern void KinesisValidateStreamName(const char *name);
+extern void KinesisValidatePartitionKey(const char *key, int len, int entry);
+extern void KinesisRequireArg(FunctionCallInfo fcinfo, int argno,
+							  const char *argname);
+extern int32 KinesisLimitArg(FunctionCallInfo fcinfo, int argno);
+extern int32 KinesisParseShardIndex(const char *shard_id, bool *ok);
+
+/* in iterator.c */
+extern void KinesisIteratorInit(void);
+extern text *KinesisIteratorEncode(KinesisStream *stream, KinesisShard *shard,
+								   int64 after_counter);
+extern void KinesisIteratorDecode(text *iterator, KinesisIterator *it);
+
+#endif							/* KINESIS_H */

@@ -1,0 +1,459 @@
+/*-------------------------------------------------------------------------
+ *
+ * put.c
+ *	  put_record and put_records: validate, route, allocate sequence
+ *	  counters, insert through the table and index access methods.
+ *
+ * The whole request is validated before anything is allocated or
+ * written, so bad input changes nothing.  Records are routed by hash key
+ * to the open shard covering it, each shard's table is locked in
+ * RowExclusiveLock mode, one range of counters is allocated per shard
+ * (one spinlock acquisition, which also registers this transaction as an
+ * in-flight writer of the shard, see stable.c), and each shard's records
+ * are inserted with one multi-insert call plus index insertions.  No SPI
+ * and no SQL text on this path; triggers on stream tables are not fired
+ * (the only one forbids direct writes).
+ *
+ * Processes: client backends.  Locks: RowExclusiveLock on the shard
+ * tables, the shard states' spinlocks in stable.c.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/detoast.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/executor.h"
+#include "funcapi.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "nodes/execnodes.h"
+#include "storage/lmgr.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/rel.h"
+
+#include "kinesis.h"
+
+PG_FUNCTION_INFO_V1(kinesis_put_record);
+PG_FUNCTION_INFO_V1(kinesis_put_records);
+PG_FUNCTION_INFO_V1(kinesis_forbid_direct_write);
+
+/* Columns of a shard table */
+#define REC_COL_COUNTER		0
+#define REC_COL_ARRIVAL		1
+#define REC_COL_SHARD		2
+#define REC_COL_KEY			3
+#define REC_COL_DATA		4
+#define REC_NCOLS			5
+
+/* One record of a request, validated */
+typedef struct PutEntry
+{
+	Datum		data;			/* bytea */
+	Datum		partition_key;	/* text */
+	KinesisHashKey hash_key;
+	int64		size;			/* data plus partition key UTF-8 bytes */
+	int			ordinal;		/* 1-based position in the request */
+	KinesisShard *shard;		/* routed to */
+	int64		counter;		/* allocated */
+} PutEntry;
+
+/*
+ * Set the hash key and size of a record; raises on invalid input.
+ */
+static void
+prepare_entry(PutEntry *entry, text *key, bool has_explicit, Datum explicit_key)
+{
+	const char *keystr = VARDATA_ANY(key);
+	int			keylen = VARSIZE_ANY_EXHDR(key);
+	const char *utf8;
+
+	KinesisValidatePartitionKey(keystr, keylen, entry->ordinal);
+	utf8 = pg_server_to_any(keystr, keylen, PG_UTF8);
+	if (utf8 != keystr)
+		keylen = strlen(utf8);
+
+	if (has_explicit)
+		entry->hash_key = KinesisHashKeyFromNumeric(explicit_key,
+													"explicit hash key",
+													entry->ordinal);
+	else
+		entry->hash_key = KinesisPartitionKeyHash(utf8, keylen);
+	entry->partition_key = PointerGetDatum(key);
+
+	entry->size = (int64) (toast_raw_datum_size(entry->data) - VARHDRSZ) + keylen;
+}
+
+/*
+ * Raise KN008 when a record exceeds the stream's maximum record size.
+ */
+static void
+check_record_size(KinesisStream *stream, int64 size, int ordinal)
+{
+	if (size > stream->max_record_bytes)
+		ereport(ERROR,
+				(errcode(ERRCODE_KINESIS_VALIDATION),
+				 errmsg("record of " INT64_FORMAT " bytes exceeds the maximum record size of stream \"%s\"",
+						size, stream->name),
+				 errdetail("Data and partition key together may have at most %d bytes.",
+						   stream->max_record_bytes),
+				 ordinal > 0 ? errcontext("record %d of the request", ordinal) : 0));
+}
+
+/*
+ * Route every entry, lock the target shards' tables and attach their
+ * shared states.  Returns false when locking made the stream's cache entry
+ * stale; the caller then looks the stream up again and starts over.
+ */
+static bool
+route_and_lock(KinesisStream *stream, PutEntry *entries, int n)
+{
+	int			i;
+
+	for (i = 0; i < n; i++)
+		entries[i].shard = KinesisShardForKey(stream, entries[i].hash_key);
+	for (i = 0; i < n; i++)
+	{
+		if (!KinesisLockShard(stream, entries[i].shard, RowExclusiveLock))
+			return false;
+	}
+	for (i = 0; i < n; i++)
+		KinesisStableAttach(stream, entries[i].shard);
+	return true;
+}
+
+/*
+ * Look the stream up and check that it accepts writes from this user.
+ */
+static KinesisStream *
+writable_stream(const char *name)
+{
+	KinesisStream *stream = KinesisStreamLookup(name, false);
+
+	if (stream->status != KINESIS_STATUS_ACTIVE &&
+		stream->status != KINESIS_STATUS_UPDATING)
+		ereport(ERROR,
+				(errcode(ERRCODE_KINESIS_RESOURCE_NOT_FOUND),
+				 errmsg("stream \"%s\" is not available for writing", name),
+				 errdetail("The stream is in state %s.", KinesisStatusName(stream->status))));
+	KinesisCheckStreamPrivilege(stream, ACL_INSERT);
+	return stream;
+}
+
+/*
+ * Insert the entries of one shard (in request order, counters already
+ * set) with one multi-insert call and their index entries.
+ */
+static void
+insert_shard_records(KinesisShard *shard, PutEntry **batch, int n,
+					 TimestampTz arrival, EState *estate)
+{
+	Relation	rel = table_open(shard->relid, NoLock);
+	ResultRelInfo *rri = makeNode(ResultRelInfo);
+	TupleTableSlot **slots = palloc(sizeof(TupleTableSlot *) * n);
+	int			i;
+
+	if (RelationGetDescr(rel)->natts != REC_NCOLS)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table \"%s\" of a stream was altered", RelationGetRelationName(rel))));
+
+	InitResultRelInfo(rri, rel, 1, NULL, 0);
+	ExecOpenIndices(rri, false);
+
+	for (i = 0; i < n; i++)
+	{
+		TupleTableSlot *slot = table_slot_create(rel, NULL);
+
+		ExecClearTuple(slot);
+		slot->tts_values[REC_COL_COUNTER] = Int64GetDatum(batch[i]->counter);
+		slot->tts_values[REC_COL_ARRIVAL] = TimestampTzGetDatum(arrival);
+		slot->tts_values[REC_COL_SHARD] = Int32GetDatum(shard->shard_index);
+		slot->tts_values[REC_COL_KEY] = batch[i]->partition_key;
+		slot->tts_values[REC_COL_DATA] = batch[i]->data;
+		memset(slot->tts_isnull, 0, sizeof(bool) * REC_NCOLS);
+		ExecStoreVirtualTuple(slot);
+		slots[i] = slot;
+	}
+
+	table_multi_insert(rel, slots, n, GetCurrentCommandId(true), 0, NULL);
+	for (i = 0; i < n; i++)
+	{
+		if (rri->ri_NumIndices > 0)
+			ExecInsertIndexTuples(rri, slots[i], estate, false, false, NULL, NIL);
+		ExecDropSingleTupleTableSlot(slots[i]);
+	}
+
+	ExecCloseIndices(rri);
+	table_close(rel, NoLock);
+}
+
+static int
+entry_cmp_shard(const void *a, const void *b)
+{
+	const PutEntry *ea = *(PutEntry *const *) a;
+	const PutEntry *eb = *(PutEntry *const *) b;
+
+	if (ea->shard->shard_index != eb->shard->shard_index)
+		return ea->shard->shard_index < eb->shard->shard_index ? -1 : 1;
+	return ea->ordinal < eb->ordinal ? -1 : (ea->ordinal > eb->ordinal);
+}
+
+/*
+ * Allocate counters and insert routed, locked entries: per shard one
+ * allocation and one multi-insert, records of a shard in request order.
+ * min_counter applies to the first shard only (put_record has one).
+ */
+static void
+write_entries(PutEntry *entries, int n, int64 min_counter, TimestampTz arrival)
+{
+	PutEntry  **order = palloc(sizeof(PutEntry *) * n);
+	EState	   *estate = CreateExecutorState();
+	int			start;
+	int			i;
+
+	for (i = 0; i < n; i++)
+		order[i] = &entries[i];
+	qsort(order, n, sizeof(PutEntry *), entry_cmp_shard);
+
+	for (start = 0; start < n;)
+	{
+		KinesisShard *shard = order[start]->shard;
+		int			end = start;
+		int64		first;
+
+		while (end < n && order[end]->shard == shard)
+			end++;
+		first = KinesisStableAllocate(shard, end - start, min_counter, arrival);
+		for (i = start; i < end; i++)
+			order[i]->counter = first + (i - start);
+		insert_shard_records(shard, order + start, end - start, arrival, estate);
+		start = end;
+	}
+	FreeExecutorState(estate);
+}
+
+/*
+ * The least counter a put_record with sequence_number_for_ordering must
+ * exceed in shard, or -1.  Raises KN003 for an invalid number.
+ */
+static int64
+ordering_min_counter(Datum seqnum, KinesisShard *shard)
+{
+	KinesisSeqNo seq;
+	int64		now_secs = (KinesisNow() / USECS_PER_SEC) +
+		(int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY;
+
+	if (!KinesisSeqNoFromNumeric(seqnum, &seq) ||
+		seq.write_secs > now_secs || seq.create_secs > now_secs)
+		ereport(ERROR,
+				(errcode(ERRCODE_KINESIS_INVALID_ARGUMENT),
+				 errmsg("sequence number %s used for ordering is invalid",
+						DatumGetCString(DirectFunctionCall1(numeric_out, seqnum)))));
+
+	/* numbers of shards created earlier are below every number of this one */
+	if (seq.create_secs == shard->create_secs &&
+		(seq.shard_index & 0xf) == (shard->shard_index & 0xf))
+		return seq.counter;
+	return -1;
+}
+
+/*
+ * kinesis.put_record(stream_name, data, partition_key, explicit_hash_key,
+ *					  sequence_number_for_ordering)
+ *		RETURNS TABLE(shard_id text, sequence_number numeric)
+ */
+Datum
+kinesis_put_record(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *name;
+	PutEntry	entry;
+	KinesisStream *stream;
+	int64		min_counter = -1;
+	TimestampTz arrival;
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+
+	kinesis_check_loaded();
+	name = KinesisStreamNameArg(fcinfo, 0);
+	KinesisRequireArg(fcinfo, 1, "data");
+	KinesisRequireArg(fcinfo, 2, "partition_key");
+	PreventCommandIfReadOnly("put_record");
+
+	memset(&entry, 0, sizeof(entry));
+	entry.data = PG_GETARG_DATUM(1);
+	entry.ordinal = 0;
+	prepare_entry(&entry, PG_GETARG_TEXT_PP(2),
+						 !PG_ARGISNULL(3), PG_ARGISNULL(3) ? 0 : PG_GETARG_DATUM(3));
+
+	do
+	{
+		stream = writable_stream(name);
+		check_record_size(stream, entry.size, 0);
+	} while (!route_and_lock(stream, &entry, 1));
+
+	if (!PG_ARGISNULL(4))
+		min_counter = ordering_min_counter(PG_GETARG_DATUM(4), entry.shard);
+
+	arrival = GetCurrentTimestamp();
+	write_entries(&entry, 1, min_counter, arrival);
+
+	InitMaterializedSRF(fcinfo, 0);
+	values[0] = CStringGetTextDatum(KinesisShardIdString(entry.shard->shard_index));
+	values[1] = KinesisRecordSeqNo(entry.shard, entry.counter, arrival);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	return (Datum) 0;
+}
+
+/*
+ * Deconstruct a one-dimensional array argument; KN008 when it has more
+ * dimensions.
+ */
+static void
+array_arg(FunctionCallInfo fcinfo, int argno, const char *argname, Oid elemtype,
+		  int16 typlen, bool typbyval, char typalign,
+		  Datum **elems, bool **nulls, int *n)
+{
+	ArrayType  *array = PG_GETARG_ARRAYTYPE_P(argno);
+
+	if (ARR_NDIM(array) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_KINESIS_VALIDATION),
+				 errmsg("argument \"%s\" must be a one-dimensional array", argname)));
+	deconstruct_array(array, elemtype, typlen, typbyval, typalign, elems, nulls, n);
+}
+
+/*
+ * Validate put_records' arrays into entries; returns the number of entries.
+ */
+static int
+put_records_entries(FunctionCallInfo fcinfo, PutEntry **result)
+{
+	Datum	   *data,
+			   *keys,
+			   *hash_keys = NULL;
+	bool	   *data_nulls,
+			   *key_nulls,
+			   *hash_nulls = NULL;
+	int			n,
+				nkeys,
+				nhash = 0;
+	PutEntry   *entries;
+	int64		total_size = 0;
+	int			i;
+
+	KinesisRequireArg(fcinfo, 1, "data");
+	KinesisRequireArg(fcinfo, 2, "partition_keys");
+	array_arg(fcinfo, 1, "data", BYTEAOID, -1, false, TYPALIGN_INT, &data, &data_nulls, &n);
+	array_arg(fcinfo, 2, "partition_keys", TEXTOID, -1, false, TYPALIGN_INT, &keys, &key_nulls, &nkeys);
+	if (!PG_ARGISNULL(3))
+		array_arg(fcinfo, 3, "explicit_hash_keys", NUMERICOID, -1, false, TYPALIGN_INT,
+				  &hash_keys, &hash_nulls, &nhash);
+
+	if (n < 1 || n > KINESIS_MAX_PUT_RECORDS)
+		ereport(ERROR,
+				(errcode(ERRCODE_KINESIS_VALIDATION),
+				 errmsg("put_records takes 1 to %d records", KINESIS_MAX_PUT_RECORDS),
+				 errdetail("The request has %d records.", n)));
+	if (nkeys != n || (hash_keys != NULL && nhash != n))
+		ereport(ERROR,
+				(errcode(ERRCODE_KINESIS_VALIDATION),
+				 errmsg("arrays data, partition_keys and explicit_hash_keys must have the same length"),
+				 errdetail("data has %d elements, partition_keys %d%s.", n, nkeys,
+						   hash_keys ? psprintf(", explicit_hash_keys %d", nhash) : "")));
+
+	entries = palloc0(sizeof(PutEntry) * n);
+	for (i = 0; i < n; i++)
+	{
+		entries[i].ordinal = i + 1;
+		if (data_nulls[i] || key_nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_KINESIS_VALIDATION),
+					 errmsg("%s must not be null", data_nulls[i] ? "data" : "partition key"),
+					 errcontext("record %d of the request", i + 1)));
+		entries[i].data = data[i];
+		prepare_entry(&entries[i], DatumGetTextPP(keys[i]),
+					  hash_keys != NULL && !hash_nulls[i],
+					  hash_keys ? hash_keys[i] : (Datum) 0);
+		total_size += entries[i].size;
+	}
+	if (total_size > KINESIS_MAX_PUT_RECORDS_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_KINESIS_INVALID_ARGUMENT),
+				 errmsg("records size exceeds the limit of %d bytes",
+						KINESIS_MAX_PUT_RECORDS_BYTES),
+				 errdetail("The request has " INT64_FORMAT " bytes of data and partition keys.",
+						   total_size)));
+	*result = entries;
+	return n;
+}
+
+/*
+ * kinesis.put_records(stream_name, data, partition_keys, explicit_hash_keys)
+ *		RETURNS TABLE(ordinality int, shard_id text, sequence_number numeric,
+ *					  error_code text, error_message text)
+ */
+Datum
+kinesis_put_records(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *name;
+	PutEntry   *entries;
+	int			n;
+	KinesisStream *stream;
+	TimestampTz arrival;
+	int			i;
+
+	kinesis_check_loaded();
+	name = KinesisStreamNameArg(fcinfo, 0);
+	n = put_records_entries(fcinfo, &entries);
+	PreventCommandIfReadOnly("put_records");
+
+	do
+	{
+		stream = writable_stream(name);
+		for (i = 0; i < n; i++)
+			check_record_size(stream, entries[i].size, entries[i].ordinal);
+	} while (!route_and_lock(stream, entries, n));
+
+	arrival = GetCurrentTimestamp();
+	write_entries(entries, n, -1, arrival);
+
+	InitMaterializedSRF(fcinfo, 0);
+	for (i = 0; i < n; i++)
+	{
+		Datum		values[5];
+		bool		nulls[5] = {false, false, false, true, true};
+
+		values[0] = Int32GetDatum(entries[i].ordinal);
+		values[1] = CStringGetTextDatum(KinesisShardIdString(entries[i].shard->shard_index));
+		values[2] = KinesisRecordSeqNo(entries[i].shard, entries[i].counter, arrival);
+		values[3] = values[4] = (Datum) 0;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+/*
+ * Trigger on stream tables: records are written only through put_record
+ * and put_records, which allocate sequence numbers and register in-flight
+ * writers; a direct write could make readers skip it.
+ */
+Datum
+kinesis_forbid_direct_write(PG_FUNCTION_ARGS)
+{
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "kinesis.forbid_direct_write() called outside a trigger");
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("stream records cannot be written directly"),
+			 errdetail("Records are appended only by kinesis.put_record and kinesis.put_records, and are never updated or deleted."),
+			 errhint("Restore dumps of stream tables with session_replication_role = replica.")));
+	PG_RETURN_NULL();
+}

@@ -1,0 +1,274 @@
+/*-------------------------------------------------------------------------
+ *
+ * seqno.c
+ *	  Sequence numbers in the AWS layout (spec/kinesis-api.md 3.3).
+ *
+ * Records store only the per-shard 64-bit counter and their arrival time;
+ * the 56-digit number users see is a function of (shard creation second,
+ * shard index, counter, arrival second), built on output and decoded on
+ * input.  As 47 hexadecimal digits, from the most significant:
+ *
+ *	 2 | create secs (9) | index nibble (1) | counter (16) | 00 | write secs (9)
+ *	   | shard index (8) | 2
+ *
+ * Within a shard the number grows with the counter, and a child shard,
+ * created after its parents closed, has a larger creation second, so all
+ * its numbers exceed the parents'.  Pure functions, no shared state.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "utils/builtins.h"
+#include "utils/numeric.h"
+
+#include "kinesis.h"
+
+/* Bit positions of the fields, counted from the least significant bit */
+#define SEQ_VERSION_POS		0
+#define SEQ_INDEX_POS		4
+#define SEQ_WRITE_POS		36
+#define SEQ_UNKNOWN_POS		72
+#define SEQ_COUNTER_POS		80
+#define SEQ_NIBBLE_POS		144
+#define SEQ_CREATE_POS		148
+#define SEQ_LEAD_POS		184
+#define SEQ_BITS			188
+
+/* Seconds between the Unix epoch and the PostgreSQL epoch */
+#define UNIX_TO_PG_SECS		((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY)
+
+/* 10^19, the largest power of ten in 64 bits */
+#define DEC_CHUNK			UINT64CONST(10000000000000000000)
+
+/* A 192-bit unsigned integer, least significant word first */
+typedef struct Wide
+{
+	uint64		w[3];
+} Wide;
+
+/*
+ * Store the low width bits of value at bit position pos.
+ */
+static void
+wide_set(Wide *x, int pos, int width, uint64 value)
+{
+	int			word = pos / 64;
+	int			off = pos % 64;
+
+	if (width < 64)
+		value &= (UINT64CONST(1) << width) - 1;
+	x->w[word] |= value << off;
+	if (off > 0 && off + width > 64)
+		x->w[word + 1] |= value >> (64 - off);
+}
+
+/*
+ * The width bits at bit position pos.
+ */
+static uint64
+wide_get(const Wide *x, int pos, int width)
+{
+	int			word = pos / 64;
+	int			off = pos % 64;
+	uint64		value = x->w[word] >> off;
+
+	if (off > 0 && off + width > 64)
+		value |= x->w[word + 1] << (64 - off);
+	if (width < 64)
+		value &= (UINT64CONST(1) << width) - 1;
+	return value;
+}
+
+static int64
+timestamp_to_unix_secs(TimestampTz ts)
+{
+	return ts / USECS_PER_SEC + UNIX_TO_PG_SECS;
+}
+
+/*
+ * Assemble the 188-bit number of a decoded sequence number.
+ */
+static void
+seqno_pack(const KinesisSeqNo *seq, Wide *x)
+{
+	memset(x, 0, sizeof(Wide));
+	wide_set(x, SEQ_VERSION_POS, 4, 2);
+	wide_set(x, SEQ_INDEX_POS, 32, (uint32) seq->shard_index);
+	wide_set(x, SEQ_WRITE_POS, 36, (uint64) seq->write_secs);
+	wide_set(x, SEQ_COUNTER_POS, 64, (uint64) seq->counter);
+	wide_set(x, SEQ_NIBBLE_POS, 4, (uint64) seq->shard_index & 0xf);
+	wide_set(x, SEQ_CREATE_POS, 36, (uint64) seq->create_secs);
+	wide_set(x, SEQ_LEAD_POS, 4, 2);
+}
+
+/*
+ * Decimal text of a sequence number, written into buf (at least 64 bytes).
+ */
+static char *
+seqno_format(const KinesisSeqNo *seq, char *buf, int buflen)
+{
+	Wide		x;
+	uint64		chunks[3];
+	char	   *p = buf + buflen - 1;
+	int			c;
+
+	seqno_pack(seq, &x);
+
+	/* three divisions by 10^19 give the 19-digit chunks, lowest first */
+	for (c = 0; c < 3; c++)
+	{
+		uint128		rem = 0;
+		int			i;
+
+		for (i = 2; i >= 0; i--)
+		{
+			uint128		cur = (rem << 64) | x.w[i];
+
+			x.w[i] = (uint64) (cur / DEC_CHUNK);
+			rem = cur % DEC_CHUNK;
+		}
+		chunks[c] = (uint64) rem;
+	}
+
+	*p = '\0';
+	for (c = 0; c < 3; c++)
+	{
+		uint64		v = chunks[c];
+		int			d;
+
+		for (d = 0; d < 19; d++)
+		{
+			*--p = '0' + (int) (v % 10);
+			v /= 10;
+			if (c == 2 && v == 0)
+				break;
+		}
+	}
+	return p;
+}
+
+/*
+ * Decimal text of a sequence number, palloc'd.
+ */
+char *
+KinesisSeqNoToString(const KinesisSeqNo *seq)
+{
+	char		buf[64];
+
+	return pstrdup(seqno_format(seq, buf, sizeof(buf)));
+}
+
+/*
+ * numeric value of a sequence number
+ */
+Datum
+KinesisSeqNoToNumeric(const KinesisSeqNo *seq)
+{
+	char		buf[64];
+
+	return DirectFunctionCall3(numeric_in,
+							   CStringGetDatum(seqno_format(seq, buf, sizeof(buf))),
+							   ObjectIdGetDatum(InvalidOid),
+							   Int32GetDatum(-1));
+}
+
+/*
+ * Decode a numeric sequence number.  Returns false unless it is a
+ * well-formed number of the current AWS format: an integer of at most 129
+ * digits whose fields are consistent and whose counter has its top bit
+ * clear.
+ */
+bool
+KinesisSeqNoFromNumeric(Datum num, KinesisSeqNo *seq)
+{
+	char	   *str = DatumGetCString(DirectFunctionCall1(numeric_out, num));
+	Wide		x;
+	const char *p;
+	int			i;
+
+	memset(&x, 0, sizeof(x));
+	if (str[0] == '\0' || strlen(str) > 129)
+		return false;
+	for (p = str; *p; p++)
+	{
+		uint64		digit = (uint64) (*p - '0');
+		uint128		carry;
+
+		if (*p < '0' || *p > '9')
+			return false;
+		carry = digit;
+		for (i = 0; i < 3; i++)
+		{
+			uint128		cur = (uint128) x.w[i] * 10 + carry;
+
+			x.w[i] = (uint64) cur;
+			carry = cur >> 64;
+		}
+		if (carry != 0)
+			return false;
+	}
+
+	/* nothing above the leading 2, consistent constant fields */
+	if ((x.w[2] >> (SEQ_BITS - 128)) != 0 ||
+		wide_get(&x, SEQ_LEAD_POS, 4) != 2 ||
+		wide_get(&x, SEQ_VERSION_POS, 4) != 2 ||
+		wide_get(&x, SEQ_UNKNOWN_POS, 8) != 0 ||
+		wide_get(&x, SEQ_NIBBLE_POS, 4) != (wide_get(&x, SEQ_INDEX_POS, 32) & 0xf) ||
+		wide_get(&x, SEQ_COUNTER_POS, 64) > (uint64) KINESIS_MAX_COUNTER)
+		return false;
+
+	seq->shard_index = (int32) (uint32) wide_get(&x, SEQ_INDEX_POS, 32);
+	seq->write_secs = (int64) wide_get(&x, SEQ_WRITE_POS, 36);
+	seq->counter = (int64) wide_get(&x, SEQ_COUNTER_POS, 64);
+	seq->create_secs = (int64) wide_get(&x, SEQ_CREATE_POS, 36);
+	return true;
+}
+
+/*
+ * The StartingSequenceNumber of a shard: counter 0, written at creation.
+ */
+Datum
+KinesisShardStartingSeqNo(const KinesisShard *shard)
+{
+	KinesisSeqNo seq;
+
+	seq.create_secs = shard->create_secs;
+	seq.shard_index = shard->shard_index;
+	seq.counter = 0;
+	seq.write_secs = shard->create_secs;
+	return KinesisSeqNoToNumeric(&seq);
+}
+
+/*
+ * The EndingSequenceNumber of a closed shard: the largest counter, written
+ * at closing.
+ */
+Datum
+KinesisShardEndingSeqNo(const KinesisShard *shard)
+{
+	KinesisSeqNo seq;
+
+	Assert(shard->close_secs >= 0);
+	seq.create_secs = shard->create_secs;
+	seq.shard_index = shard->shard_index;
+	seq.counter = KINESIS_MAX_COUNTER;
+	seq.write_secs = shard->close_secs;
+	return KinesisSeqNoToNumeric(&seq);
+}
+
+/*
+ * The sequence number of a stored record.
+ */
+Datum
+KinesisRecordSeqNo(const KinesisShard *shard, int64 counter,
+				   TimestampTz arrival)
+{
+	KinesisSeqNo seq;
+
+	seq.create_secs = shard->create_secs;
+	seq.shard_index = shard->shard_index;
+	seq.counter = counter;
+	seq.write_secs = timestamp_to_unix_secs(arrival);
+	return KinesisSeqNoToNumeric(&seq);
+}

@@ -1,0 +1,556 @@
+/*-------------------------------------------------------------------------
+ *
+ * stable.c
+ *	  The never-skip registry: per-shard sequence counters and the
+ *	  in-flight writers that bound what readers may return (the "last
+ *	  stable sequence" of spec/pg-anchors.md section 9).
+ *
+ * Sequence order is allocation order, visibility is commit order.  A
+ * reader must never return counter N while a transaction that allocated a
+ * smaller counter can still commit.  So every transaction registers, per
+ * shard it writes, the first counter it allocated there, and unregisters
+ * in its commit/abort callback, which PostgreSQL runs after the
+ * transaction left the proc array (its rows are visible to every snapshot
+ * taken afterwards, or it is known aborted).  A reader computes
+ *
+ *		lss = first counter of the oldest registered writer, or next_counter
+ *
+ * under the shard's spinlock, THEN takes a fresh snapshot and returns only
+ * counters below lss.  Every counter below lss was allocated before the
+ * reader's lock acquisition; its writer was either still registered (then
+ * lss would be at most that counter) or had already ended, hence is
+ * visible to the later snapshot.  Counters allocated later are >= lss.
+ *
+ * Processes: every backend that calls put_record(s) registers writers;
+ * every backend that reads computes bounds.  Nothing else touches this.
+ *
+ * Shared memory, sized at postmaster start:
+ *	- a hash table of KinesisShardState keyed by (database, stream, shard);
+ *	- per backend, kinesis.max_shards_per_transaction writer nodes.
+ *
+ * Locking protocol:
+ *	- the LWLock "kinesis" protects the hash table's structure: shared to
+ *	  look an entry up, exclusive to add or remove one.  Backends keep a
+ *	  pointer to their entries in their stream cache (catalog.c); entries
+ *	  are removed only when their stream is deleted, after the deleting
+ *	  transaction committed and while it still holds AccessExclusiveLock
+ *	  on the stream's tables, and every user of a cached pointer first
+ *	  locks the shard's table and processes invalidations, so no stale
+ *	  pointer is ever dereferenced.
+ *	- each entry's spinlock protects its counter, its tip timestamp and its
+ *	  list of writer nodes, held for a few instructions only.  Writers link
+ *	  their node at the tail under the same acquisition that allocates the
+ *	  counter, so the list is ordered by first counter and its head is the
+ *	  oldest writer: the bound is O(1) however many backends exist.
+ *	- a backend's writer nodes belong to it alone; only their list links
+ *	  are touched by others, under the entry's spinlock.
+ *
+ * Counters are microseconds of the Unix epoch or more (a hybrid logical
+ * clock: max(previous + 1, now)), so numbers handed out before a crash,
+ * even of records lost with synchronous_commit = off, stay below those
+ * handed out after the restart; a state created after a restart is also
+ * seeded above the largest counter physically present in the table.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/relscan.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "executor/tuptable.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+#include "kinesis.h"
+
+/* Added to the clock when a shard state is created (see file header) */
+#define KINESIS_SEED_MARGIN_USECS	USECS_PER_SEC
+
+/* Microseconds between the Unix epoch and the PostgreSQL epoch */
+#define UNIX_TO_PG_USECS \
+	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY)
+
+/* One registration of a transaction as a writer of a shard */
+typedef struct KinesisWriterNode
+{
+	dlist_node	link;			/* in the shard's writers list */
+	KinesisShardState *shard;	/* the shard written */
+	int64		first_counter;	/* first counter allocated there */
+	int			pid;			/* writing backend */
+	TimestampTz since;			/* when it registered */
+} KinesisWriterNode;
+
+/* The fixed part of our shared memory */
+typedef struct KinesisStableShared
+{
+	LWLock	   *lock;			/* protects the hash table's structure */
+	int			nodes_per_backend;
+} KinesisStableShared;
+
+static KinesisStableShared *stable_shared = NULL;
+static HTAB *shard_states = NULL;
+static KinesisWriterNode *all_nodes = NULL;
+
+/* This backend's writer nodes and how many are linked */
+static KinesisWriterNode *my_nodes = NULL;
+static int	my_nused = 0;
+
+/* Number of the current local transaction, to spot stale registrations */
+static uint64 my_xact_number = 1;
+
+/* Streams deleted by the current transaction: forget them at commit */
+static List *deleted_streams = NIL;
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+static void stable_shmem_request(void);
+static void stable_shmem_startup(void);
+static void stable_xact_callback(XactEvent event, void *arg);
+static void stable_release_all(void);
+static void stable_on_exit(int code, Datum arg);
+static void stable_forget_deleted(void);
+
+PG_FUNCTION_INFO_V1(kinesis_shard_horizon);
+
+static Size
+stable_shmem_size(void)
+{
+	Size		size;
+
+	size = MAXALIGN(sizeof(KinesisStableShared));
+	size = add_size(size, hash_estimate_size(kinesis_max_shards,
+											 sizeof(KinesisShardState)));
+	size = add_size(size, mul_size(mul_size(MaxBackends,
+											kinesis_max_shards_per_xact),
+								   sizeof(KinesisWriterNode)));
+	return size;
+}
+
+/*
+ * Install the shared-memory hooks and the transaction callback; called
+ * from _PG_init.
+ */
+void
+KinesisStableInit(void)
+{
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = stable_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = stable_shmem_startup;
+	RegisterXactCallback(stable_xact_callback, NULL);
+}
+
+static void
+stable_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(stable_shmem_size());
+	RequestNamedLWLockTranche("kinesis", 1);
+}
+
+static void
+stable_shmem_startup(void)
+{
+	HASHCTL		info;
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	stable_shared = NULL;
+	shard_states = NULL;
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+
+	stable_shared = ShmemInitStruct("kinesis stable",
+									sizeof(KinesisStableShared), &found);
+	if (!found)
+	{
+		stable_shared->lock = &(GetNamedLWLockTranche("kinesis"))->lock;
+		stable_shared->nodes_per_backend = kinesis_max_shards_per_xact;
+	}
+
+	all_nodes = ShmemInitStruct("kinesis writer nodes",
+								mul_size(mul_size(MaxBackends,
+												  kinesis_max_shards_per_xact),
+										 sizeof(KinesisWriterNode)),
+								&found);
+
+	memset(&info, 0, sizeof(info));
+	info.keysize = sizeof(KinesisShardKey);
+	info.entrysize = sizeof(KinesisShardState);
+	shard_states = ShmemInitHash("kinesis shard states",
+								 kinesis_max_shards, kinesis_max_shards,
+								 &info, HASH_ELEM | HASH_BLOBS);
+
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/*
+ * The largest counter physically present in a shard's table, committed or
+ * not, or 0 when it is empty.  The caller holds a lock on the table.
+ */
+static int64
+shard_max_counter(Oid relid)
+{
+	Relation	heap = table_open(relid, NoLock);
+	Oid			indexid = RelationGetPrimaryKeyIndex(heap);
+	Relation	index;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+	int64		result = 0;
+
+	if (!OidIsValid(indexid))
+		elog(ERROR, "stream table \"%s\" has no primary key",
+			 RelationGetRelationName(heap));
+	index = index_open(indexid, AccessShareLock);
+	slot = table_slot_create(heap, NULL);
+	scan = index_beginscan(heap, index, SnapshotAny, 0, 0);
+	index_rescan(scan, NULL, 0, NULL, 0);
+	if (index_getnext_slot(scan, BackwardScanDirection, slot))
+	{
+		bool		isnull;
+
+		result = DatumGetInt64(slot_getattr(slot, 1, &isnull));
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(index, AccessShareLock);
+	table_close(heap, NoLock);
+	return result;
+}
+
+/*
+ * Make shard->state point at the shard's shared state, creating and
+ * seeding it when this is its first use since the server started.  The
+ * caller holds a lock on the shard's table and has checked that the
+ * stream's cache entry is valid.
+ */
+void
+KinesisStableAttach(KinesisStream *stream, KinesisShard *shard)
+{
+	KinesisShardKey key;
+	KinesisShardState *state;
+	bool		found;
+	int64		seed;
+
+	if (shard->state != NULL)
+		return;
+
+	memset(&key, 0, sizeof(key));
+	key.dboid = MyDatabaseId;
+	key.stream_id = stream->stream_id;
+	key.shard_index = shard->shard_index;
+
+	LWLockAcquire(stable_shared->lock, LW_SHARED);
+	state = hash_search(shard_states, &key, HASH_FIND, NULL);
+	LWLockRelease(stable_shared->lock);
+
+	if (state == NULL)
+	{
+		/* nobody allocates in this shard before the state exists */
+		seed = Max(shard_max_counter(shard->relid) + 1,
+				   GetCurrentTimestamp() + UNIX_TO_PG_USECS +
+				   KINESIS_SEED_MARGIN_USECS);
+
+		LWLockAcquire(stable_shared->lock, LW_EXCLUSIVE);
+		state = hash_search(shard_states, &key, HASH_ENTER_NULL, &found);
+		if (state == NULL)
+		{
+			LWLockRelease(stable_shared->lock);
+			ereport(ERROR,
+					(errcode(ERRCODE_KINESIS_LIMIT_EXCEEDED),
+					 errmsg("too many shards in use"),
+					 errdetail("The shared shard table holds at most %d shards.",
+							   kinesis_max_shards),
+					 errhint("Raise kinesis.max_shards and restart the server.")));
+		}
+		if (!found)
+		{
+			SpinLockInit(&state->mutex);
+			state->next_counter = seed;
+			state->last_arrival = 0;
+			state->nwriters = 0;
+			dlist_init(&state->writers);
+		}
+		LWLockRelease(stable_shared->lock);
+	}
+	shard->state = state;
+}
+
+/*
+ * Allocate count consecutive counters in a shard, all greater than
+ * min_counter, and register this transaction as a writer of the shard
+ * unless it already is.  Returns the first counter.  The caller holds
+ * RowExclusiveLock on the shard's table and inserts the records before
+ * its transaction ends.
+ */
+int64
+KinesisStableAllocate(KinesisShard *shard, int count, int64 min_counter,
+					  TimestampTz arrival)
+{
+	KinesisShardState *state = shard->state;
+	KinesisWriterNode *node = NULL;
+	int64		clock = arrival + UNIX_TO_PG_USECS;
+	int64		first;
+
+	Assert(state != NULL && count > 0);
+
+	if (shard->writer_xact != my_xact_number)
+	{
+		if (my_nodes == NULL)
+		{
+			if (MyBackendId == InvalidBackendId || MyBackendId > MaxBackends)
+				elog(ERROR, "kinesis writer without a backend id");
+			my_nodes = all_nodes +
+				(Size) (MyBackendId - 1) * stable_shared->nodes_per_backend;
+			on_shmem_exit(stable_on_exit, (Datum) 0);
+		}
+		if (my_nused >= stable_shared->nodes_per_backend)
+			ereport(ERROR,
+					(errcode(ERRCODE_KINESIS_LIMIT_EXCEEDED),
+					 errmsg("transaction writes to too many shards"),
+					 errdetail("One transaction can write to at most %d shards.",
+							   stable_shared->nodes_per_backend),
+					 errhint("Write fewer shards per transaction, or raise kinesis.max_shards_per_transaction and restart the server.")));
+		node = &my_nodes[my_nused];
+		node->shard = state;
+		node->pid = MyProcPid;
+		node->since = arrival;
+	}
+
+	SpinLockAcquire(&state->mutex);
+	first = Max(state->next_counter, clock);
+	if (first <= min_counter)
+		first = min_counter + 1;
+	state->next_counter = first + count;
+	state->last_arrival = arrival;
+	if (node != NULL)
+	{
+		node->first_counter = first;
+		dlist_push_tail(&state->writers, &node->link);
+		state->nwriters++;
+	}
+	SpinLockRelease(&state->mutex);
+
+	if (node != NULL)
+	{
+		my_nused++;
+		shard->writer_xact = my_xact_number;
+	}
+	if (first > KINESIS_MAX_COUNTER - count)
+		elog(ERROR, "sequence counter of shard %d overflowed", shard->shard_index);
+	return first;
+}
+
+/*
+ * The read bound of a shard: every counter below it is final.  *tip is set
+ * to the arrival time of the newest allocation and *next_counter to the
+ * next counter to hand out (equal to the bound when nobody is in flight).
+ * Take the scan snapshot only after this returns.
+ */
+int64
+KinesisStableBound(KinesisShard *shard, TimestampTz *tip, int64 *next_counter)
+{
+	KinesisShardState *state = shard->state;
+	int64		bound;
+
+	Assert(state != NULL);
+	SpinLockAcquire(&state->mutex);
+	if (dlist_is_empty(&state->writers))
+		bound = state->next_counter;
+	else
+		bound = dlist_head_element(KinesisWriterNode, link,
+								   &state->writers)->first_counter;
+	*tip = state->last_arrival;
+	*next_counter = state->next_counter;
+	SpinLockRelease(&state->mutex);
+	return bound;
+}
+
+/*
+ * Unlink every writer node of this backend.
+ */
+static void
+stable_release_all(void)
+{
+	int			i;
+
+	for (i = 0; i < my_nused; i++)
+	{
+		KinesisWriterNode *node = &my_nodes[i];
+		KinesisShardState *state = node->shard;
+
+		SpinLockAcquire(&state->mutex);
+		dlist_delete(&node->link);
+		state->nwriters--;
+		SpinLockRelease(&state->mutex);
+	}
+	my_nused = 0;
+}
+
+static void
+stable_on_exit(int code, Datum arg)
+{
+	stable_release_all();
+}
+
+/*
+ * Transaction callback.  COMMIT and ABORT run after the transaction left
+ * the proc array, which is what makes unregistering here safe.
+ */
+static void
+stable_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_PRE_PREPARE:
+			if (my_nused > 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("cannot prepare a transaction that wrote to a stream"),
+						 errdetail("A prepared transaction would hold back every reader of the shards it wrote.")));
+			break;
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+			stable_release_all();
+			stable_forget_deleted();
+			my_xact_number++;
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			stable_release_all();
+			list_free_deep(deleted_streams);
+			deleted_streams = NIL;
+			my_xact_number++;
+			break;
+		default:
+			break;
+	}
+}
+
+/*
+ * Remember that the current transaction deleted a stream: its shard states
+ * are removed when the transaction commits.
+ */
+void
+KinesisStableForgetStream(int64 stream_id)
+{
+	int64	   *id = MemoryContextAlloc(TopMemoryContext, sizeof(int64));
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+	*id = stream_id;
+	deleted_streams = lappend(deleted_streams, id);
+	MemoryContextSwitchTo(old);
+}
+
+static void
+stable_forget_deleted(void)
+{
+	HASH_SEQ_STATUS status;
+	KinesisShardState *state;
+	ListCell   *lc;
+
+	if (deleted_streams == NIL || stable_shared == NULL)
+		return;
+
+	LWLockAcquire(stable_shared->lock, LW_EXCLUSIVE);
+	hash_seq_init(&status, shard_states);
+	while ((state = hash_seq_search(&status)) != NULL)
+	{
+		if (state->key.dboid != MyDatabaseId)
+			continue;
+		foreach(lc, deleted_streams)
+		{
+			if (*(int64 *) lfirst(lc) == state->key.stream_id)
+			{
+				hash_search(shard_states, &state->key, HASH_REMOVE, NULL);
+				break;
+			}
+		}
+	}
+	LWLockRelease(stable_shared->lock);
+
+	list_free_deep(deleted_streams);
+	deleted_streams = NIL;
+}
+
+/*
+ * kinesis.shard_horizon(): one row per shard of this database that has
+ * shared state: the read bound, the number of in-flight writers and the
+ * oldest of them, the one holding readers back.
+ */
+Datum
+kinesis_shard_horizon(PG_FUNCTION_ARGS)
+{
+#define SHARD_HORIZON_COLS 8
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	HASH_SEQ_STATUS status;
+	KinesisShardState *state;
+
+	kinesis_check_loaded();
+	InitMaterializedSRF(fcinfo, 0);
+
+	LWLockAcquire(stable_shared->lock, LW_SHARED);
+	hash_seq_init(&status, shard_states);
+	while ((state = hash_seq_search(&status)) != NULL)
+	{
+		Datum		values[SHARD_HORIZON_COLS];
+		bool		nulls[SHARD_HORIZON_COLS];
+		int64		next_counter;
+		int64		bound;
+		TimestampTz tip;
+		int			nwriters;
+		int			oldest_pid = 0;
+		TimestampTz oldest_since = 0;
+
+		if (state->key.dboid != MyDatabaseId)
+			continue;
+
+		SpinLockAcquire(&state->mutex);
+		next_counter = state->next_counter;
+		tip = state->last_arrival;
+		nwriters = state->nwriters;
+		bound = next_counter;
+		if (!dlist_is_empty(&state->writers))
+		{
+			KinesisWriterNode *oldest;
+
+			oldest = dlist_head_element(KinesisWriterNode, link,
+										&state->writers);
+			bound = oldest->first_counter;
+			oldest_pid = oldest->pid;
+			oldest_since = oldest->since;
+		}
+		SpinLockRelease(&state->mutex);
+
+		memset(nulls, 0, sizeof(nulls));
+		values[0] = Int64GetDatum(state->key.stream_id);
+		values[1] = Int32GetDatum(state->key.shard_index);
+		values[2] = Int64GetDatum(next_counter);
+		values[3] = Int64GetDatum(bound);
+		values[4] = TimestampTzGetDatum(tip);
+		nulls[4] = (tip == 0);
+		values[5] = Int32GetDatum(nwriters);
+		values[6] = Int32GetDatum(oldest_pid);
+		nulls[6] = (nwriters == 0);
+		values[7] = TimestampTzGetDatum(oldest_since);
+		nulls[7] = (nwriters == 0);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	LWLockRelease(stable_shared->lock);
+	return (Datum) 0;
+}

@@ -1,0 +1,136 @@
+-- Control plane: create, list, describe, list_shards, retention, tags, delete.
+\set VERBOSITY terse
+SET client_min_messages = warning;
+
+-- the SQLSTATE and message of a statement's error
+CREATE FUNCTION pg_temp.err(q text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE q;
+    RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE || ': ' || SQLERRM;
+END $$;
+
+SELECT kinesis.create_stream('orders', 3);
+SELECT kinesis.create_stream('clicks', 4, retention_period_hours => 48,
+                             tags => '{"team": "web", "env": "prod"}');
+SELECT kinesis.create_stream('auto', stream_mode => 'ON_DEMAND');
+
+SELECT stream_name, stream_arn, stream_status, stream_mode,
+       stream_creation_timestamp <= now() AS created_in_past
+  FROM kinesis.list_streams();
+
+SELECT stream_name, stream_arn, stream_status, stream_mode, retention_period_hours,
+       open_shard_count, consumer_count, encryption_type
+  FROM kinesis.describe_stream_summary('clicks');
+SELECT open_shard_count FROM kinesis.describe_stream_summary('auto');
+
+-- initial hash key ranges: floor(2^128/N), the last shard absorbs the rest
+SELECT shard_id, parent_shard_id, adjacent_parent_shard_id,
+       starting_hash_key, ending_hash_key, ending_sequence_number
+  FROM kinesis.list_shards('orders');
+
+-- starting sequence numbers: AWS layout, consecutive shards 22300745198530623141535718272648361505980432 apart
+SELECT length(starting_sequence_number::text) AS digits,
+       starting_sequence_number - lag(starting_sequence_number) OVER (ORDER BY shard_id) AS step
+  FROM kinesis.list_shards('orders');
+
+-- shard filters
+SELECT shard_id FROM kinesis.list_shards('orders', 'AFTER_SHARD_ID', 'shardId-000000000000');
+SELECT shard_id FROM kinesis.list_shards('orders', 'AFTER_SHARD_ID', '1');
+SELECT count(*) FROM kinesis.list_shards('orders', 'AT_LATEST');
+SELECT count(*) FROM kinesis.list_shards('orders', 'AT_TRIM_HORIZON');
+SELECT count(*) FROM kinesis.list_shards('orders', 'FROM_TRIM_HORIZON');
+SELECT count(*) FROM kinesis.list_shards('orders', 'AT_TIMESTAMP', NULL, now());
+SELECT count(*) FROM kinesis.list_shards('orders', 'FROM_TIMESTAMP', NULL, now() - interval '1 day');
+SELECT pg_temp.err($$SELECT count(*) FROM kinesis.list_shards('orders', 'AT_TIMESTAMP', NULL, now() + interval '1 day')$$);
+SELECT pg_temp.err($$SELECT count(*) FROM kinesis.list_shards('orders', 'AFTER_SHARD_ID')$$);
+SELECT pg_temp.err($$SELECT count(*) FROM kinesis.list_shards('orders', 'AT_LATEST', 'shardId-000000000000')$$);
+SELECT pg_temp.err($$SELECT count(*) FROM kinesis.list_shards('orders', 'AT_TIMESTAMP')$$);
+SELECT pg_temp.err($$SELECT count(*) FROM kinesis.list_shards('orders', 'SOMEWHERE')$$);
+SELECT pg_temp.err($$SELECT count(*) FROM kinesis.list_shards('orders', 'AFTER_SHARD_ID', 'shardId-x')$$);
+SELECT pg_temp.err($$SELECT count(*) FROM kinesis.list_shards('nosuch')$$);
+
+-- the record tables: one partition per shard, named by ids, not by user text
+SELECT table_name FROM kinesis.stream_tables ORDER BY stream_name;
+SELECT c.relname, c.relkind, pg_get_partition_constraintdef(c.oid) IS NOT NULL AS partition
+  FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+ WHERE i.inhparent = (SELECT table_name FROM kinesis.stream_tables WHERE stream_name = 'orders')
+ ORDER BY c.relname;
+
+-- retention
+SELECT kinesis.increase_stream_retention_period('orders', 72);
+SELECT kinesis.increase_stream_retention_period('orders', 72);
+SELECT kinesis.decrease_stream_retention_period('orders', 48);
+SELECT retention_period_hours FROM kinesis.describe_stream_summary('orders');
+SELECT pg_temp.err($$SELECT kinesis.increase_stream_retention_period('orders', 24)$$);
+SELECT pg_temp.err($$SELECT kinesis.decrease_stream_retention_period('orders', 96)$$);
+SELECT pg_temp.err($$SELECT kinesis.increase_stream_retention_period('orders', 8761)$$);
+SELECT pg_temp.err($$SELECT kinesis.decrease_stream_retention_period('orders', 23)$$);
+SELECT pg_temp.err($$SELECT kinesis.increase_stream_retention_period('orders', NULL)$$);
+SELECT pg_temp.err($$SELECT kinesis.increase_stream_retention_period('nosuch', 48)$$);
+SELECT retention_period_hours FROM kinesis.describe_stream_summary('orders');
+
+-- tags
+SELECT * FROM kinesis.list_tags_for_stream('clicks');
+SELECT kinesis.add_tags_to_stream('clicks', '{"env": "staging", "owner": "ana@example.com"}');
+SELECT * FROM kinesis.list_tags_for_stream('clicks');
+SELECT kinesis.remove_tags_from_stream('clicks', ARRAY['env', 'missing']);
+SELECT * FROM kinesis.list_tags_for_stream('clicks');
+SELECT pg_temp.err($$SELECT kinesis.add_tags_to_stream('clicks', '{"aws:secret": "x"}')$$);
+SELECT pg_temp.err($$SELECT kinesis.add_tags_to_stream('clicks', '{"bad<char>": "x"}')$$);
+SELECT pg_temp.err($$SELECT kinesis.add_tags_to_stream('clicks', '{"n": 1}')$$);
+SELECT pg_temp.err($$SELECT kinesis.add_tags_to_stream('clicks', '["a"]')$$);
+SELECT pg_temp.err($$SELECT kinesis.add_tags_to_stream('clicks', '{}')$$);
+SELECT pg_temp.err($$SELECT kinesis.add_tags_to_stream('clicks', jsonb_build_object(repeat('k', 129), 'v'))$$);
+SELECT pg_temp.err($$SELECT kinesis.add_tags_to_stream('clicks', jsonb_build_object('k', repeat('v', 257)))$$);
+SELECT pg_temp.err($$SELECT kinesis.add_tags_to_stream('clicks',
+    (SELECT jsonb_object_agg('k' || i, 'v') FROM generate_series(1, 49) i))$$);
+SELECT pg_temp.err($$SELECT kinesis.remove_tags_from_stream('clicks', ARRAY[]::text[])$$);
+SELECT pg_temp.err($$SELECT kinesis.remove_tags_from_stream('clicks', ARRAY[NULL]::text[])$$);
+-- none of the refused calls changed anything
+SELECT * FROM kinesis.list_tags_for_stream('clicks');
+SELECT pg_temp.err($$SELECT * FROM kinesis.list_tags_for_stream('nosuch')$$);
+
+-- create_stream refusals write nothing
+SELECT pg_temp.err($$SELECT kinesis.create_stream('orders', 2)$$);
+SELECT pg_temp.err($$SELECT kinesis.create_stream('', 1)$$);
+SELECT pg_temp.err($$SELECT kinesis.create_stream(repeat('x', 129), 1)$$);
+SELECT pg_temp.err($$SELECT kinesis.create_stream('has space', 1)$$);
+SELECT pg_temp.err($$SELECT kinesis.create_stream(NULL, 1)$$);
+SELECT pg_temp.err($$SELECT kinesis.create_stream('s1')$$);
+SELECT pg_temp.err($$SELECT kinesis.create_stream('s1', 0)$$);
+SELECT pg_temp.err($$SELECT kinesis.create_stream('s1', 1, 'SOMETIMES')$$);
+SELECT pg_temp.err($$SELECT kinesis.create_stream('s1', 1, retention_period_hours => 23)$$);
+SELECT pg_temp.err($$SELECT kinesis.create_stream('s1', 1, retention_period_hours => 8761)$$);
+SELECT pg_temp.err($$SELECT kinesis.create_stream('s1', 100000)$$);
+SELECT pg_temp.err($$SELECT kinesis.create_stream('s1', 1, tags => '{"aws:x": "y"}')$$);
+SELECT pg_temp.err($$SELECT kinesis.create_stream('s1', 1, tags =>
+    (SELECT jsonb_object_agg('k' || i, 'v') FROM generate_series(1, 51) i))$$);
+SELECT count(*) AS streams FROM kinesis.streams;
+SELECT count(*) AS tables FROM pg_class WHERE relnamespace = 'kinesis_data'::regnamespace;
+
+-- names are case-sensitive and may use _ . -
+SELECT kinesis.create_stream('My_Stream.v1-a', 1);
+SELECT kinesis.create_stream('my_stream.v1-a', 1);
+SELECT stream_name FROM kinesis.list_streams() WHERE stream_name ILIKE 'my%';
+
+-- delete
+SELECT kinesis.delete_stream('My_Stream.v1-a');
+SELECT kinesis.delete_stream('my_stream.v1-a', enforce_consumer_deletion => true);
+SELECT pg_temp.err($$SELECT kinesis.delete_stream('My_Stream.v1-a')$$);
+SELECT kinesis.delete_stream('orders');
+SELECT kinesis.delete_stream('clicks');
+SELECT kinesis.delete_stream('auto');
+SELECT count(*) AS streams FROM kinesis.streams;
+SELECT count(*) AS shards FROM kinesis.shards;
+SELECT count(*) AS tags FROM kinesis.tags;
+SELECT count(*) AS tables FROM pg_class WHERE relnamespace = 'kinesis_data'::regnamespace;
+
+-- a stream can be re-created under the same name
+SELECT kinesis.create_stream('orders', 1);
+SELECT count(*) FROM kinesis.list_shards('orders');
+SELECT kinesis.delete_stream('orders');
+
+-- error codes
+SELECT * FROM kinesis.error_codes ORDER BY sqlstate;
