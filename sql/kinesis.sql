@@ -342,3 +342,5 @@ SELECT s.stream_name,
        to_regclass(format('%I.%I', 'kinesis_data', 'stream_' || s.stream_id)) AS table_name
   FROM kinesis.streams s;
 COMMENT ON VIEW kinesis.stream_tables IS 'the record table of each stream, for GRANT and direct reading';
+
+GRANT SELECT ON kinesis.error_codes, kinesis.shard_horizon, kinesis.stream_tables TO PUBLIC;

@@ -124,7 +124,7 @@ open_shard(const char *name, int32 index, const char *shard_id,
 	refuse_during_recovery();
 	do
 	{
-		stream = KinesisStreamLookup(name, expected_id == 0);
+		stream = KinesisStreamLookup(name, expected_id != 0);
 		if (stream == NULL || (expected_id != 0 &&
 							   (stream->stream_id != expected_id ||
 								stream->created_at != expected_created)))

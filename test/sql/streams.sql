@@ -52,8 +52,9 @@ SELECT pg_temp.err($$SELECT count(*) FROM kinesis.list_shards('orders', 'AFTER_S
 SELECT pg_temp.err($$SELECT count(*) FROM kinesis.list_shards('nosuch')$$);
 
 -- the record tables: one partition per shard, named by ids, not by user text
-SELECT table_name FROM kinesis.stream_tables ORDER BY stream_name;
-SELECT c.relname, c.relkind, pg_get_partition_constraintdef(c.oid) IS NOT NULL AS partition
+SELECT stream_name, table_name::text ~ '^kinesis_data\.stream_\d+$' AS named_by_id
+  FROM kinesis.stream_tables ORDER BY stream_name;
+SELECT regexp_replace(c.relname, '^stream_\d+_', 'stream_N_') AS relname, c.relkind, pg_get_partition_constraintdef(c.oid) IS NOT NULL AS partition
   FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
  WHERE i.inhparent = (SELECT table_name FROM kinesis.stream_tables WHERE stream_name = 'orders')
  ORDER BY c.relname;
