@@ -51,7 +51,7 @@ max_prepared_transactions = 10
 log_min_messages = warning
 $conf
 CONF
-	as_user pg_ctl -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null ||
+	as_user pg_ctl -D "$dir/data" -l "$dir/server.log" -c -w -t 60 start >/dev/null ||
 		{ cat "$dir/server.log"; return 1; }
 	export PGHOST=$dir PGPORT=5432 PGUSER=postgres
 }

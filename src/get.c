@@ -559,6 +559,22 @@ read_records_begin(FunctionCallInfo fcinfo)
 }
 
 /*
+ * Advance the scan of a read_records call.  The index scan lives across
+ * calls, so it must run in the multi-call context: the per-call context is
+ * reset between rows, and the index AM may allocate state lazily (btree's
+ * killed-items array, for one) that has to survive.
+ */
+static bool
+read_records_next(ReadRecordsState *state, MemoryContext scan_cxt)
+{
+	MemoryContext old = MemoryContextSwitchTo(scan_cxt);
+	bool		found = shard_scan_next(&state->scan);
+
+	MemoryContextSwitchTo(old);
+	return found;
+}
+
+/*
  * kinesis.read_records(stream_name, shard_id, after_sequence_number, "limit")
  *		RETURNS SETOF kinesis.record
  */
@@ -586,7 +602,7 @@ kinesis_read_records(PG_FUNCTION_ARGS)
 	state = (ReadRecordsState *) funcctx->user_fctx;
 
 	if (state->open && state->returned < state->limit &&
-		shard_scan_next(&state->scan))
+		read_records_next(state, funcctx->multi_call_memory_ctx))
 	{
 		HeapTuple	tuple = scan_record(&state->scan, &state->target.shard,
 										funcctx->tuple_desc);
