@@ -1,0 +1,64 @@
+-- A short tour of kinesis, run by `make demo`.
+\pset footer off
+\set ECHO queries
+\echo
+\echo '== Create a stream with 4 shards'
+SELECT kinesis.create_stream('clicks', 4);
+SELECT shard_id, starting_hash_key, ending_hash_key FROM kinesis.list_shards('clicks');
+
+\echo
+\echo '== Write 300 records for 30 users in one put_records call and one put_record'
+CREATE TEMP TABLE written AS
+SELECT * FROM kinesis.put_records('clicks',
+    ARRAY(SELECT convert_to(format('{"user": %s, "page": "/p/%s"}', i % 30, i), 'UTF8')
+            FROM generate_series(1, 300) i),
+    ARRAY(SELECT 'user-' || (i % 30) FROM generate_series(1, 300) i));
+SELECT * FROM kinesis.put_record('clicks', '{"user": 42, "page": "/"}', 'user-42');
+
+\echo
+\echo '== How the records spread over the shards (MD5 of the partition key)'
+SELECT shard_id, count(*) AS records, min(sequence_number) AS first_sequence_number
+  FROM written GROUP BY shard_id ORDER BY shard_id;
+
+\echo
+\echo '== Read every shard back in sequence order (read_records)'
+SELECT l.shard_id, count(r.*) AS records,
+       count(DISTINCT r.partition_key) AS partition_keys
+  FROM kinesis.list_shards('clicks') l
+  LEFT JOIN LATERAL kinesis.read_records('clicks', l.shard_id) r ON true
+ GROUP BY l.shard_id ORDER BY l.shard_id;
+
+\echo
+\echo '== The Kinesis way: a shard iterator and get_records (first 3 records of shard 1)'
+SELECT kinesis.get_shard_iterator('clicks', 'shardId-000000000001', 'TRIM_HORIZON') AS it \gset
+SELECT r.sequence_number, r.partition_key, convert_from(r.data, 'UTF8') AS data
+  FROM kinesis.get_records(:'it', 3) g, unnest(g.records) r;
+SELECT cardinality(records) AS next_call_records, millis_behind_latest,
+       next_shard_iterator IS NOT NULL AS more_to_come
+  FROM kinesis.get_records((kinesis.get_records(:'it', 3)).next_shard_iterator);
+
+\echo
+\echo '== The outbox pattern: an order and its event commit together, or not at all'
+CREATE TEMP TABLE orders (id int PRIMARY KEY, item text);
+BEGIN;
+INSERT INTO orders VALUES (1, 'book');
+SELECT shard_id FROM kinesis.put_record('clicks', '{"order": 1}', 'order-1');
+ROLLBACK;
+BEGIN;
+INSERT INTO orders VALUES (2, 'lamp');
+SELECT shard_id FROM kinesis.put_record('clicks', '{"order": 2}', 'order-2');
+COMMIT;
+SELECT (SELECT count(*) FROM orders) AS orders,
+       (SELECT count(*) FROM kinesis.list_shards('clicks') l,
+               kinesis.read_records('clicks', l.shard_id) r
+         WHERE r.partition_key LIKE 'order-%') AS order_events;
+
+\echo
+\echo '== Capacity planning: shards for (1024 KB, 2/s, 1 consumer) and (1024 KB, 6/s, 7 consumers)'
+SELECT * FROM kinesis.estimate_shards(1024, 2, 1);
+SELECT * FROM kinesis.estimate_shards(1024, 6, 7);
+
+\echo
+\echo '== The stream'
+SELECT stream_name, stream_status, stream_mode, retention_period_hours, open_shard_count
+  FROM kinesis.describe_stream_summary('clicks');
