@@ -205,10 +205,7 @@ KinesisHashKeyToString(KinesisHashKey key)
 Datum
 KinesisHashKeyToNumeric(KinesisHashKey key)
 {
-	return DirectFunctionCall3(numeric_in,
-							   CStringGetDatum(KinesisHashKeyToString(key)),
-							   ObjectIdGetDatum(InvalidOid),
-							   Int32GetDatum(-1));
+	return KinesisUint128ToNumeric(key);
 }
 
 /*

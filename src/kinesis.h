@@ -184,6 +184,7 @@ extern void KinesisMd5(const void *data, size_t len, uint8 digest[16]);
 
 /* in seqno.c */
 extern Datum KinesisSeqNoToNumeric(const KinesisSeqNo *seq);
+extern Datum KinesisUint128ToNumeric(uint128 value);
 extern char *KinesisSeqNoToString(const KinesisSeqNo *seq);
 extern bool KinesisSeqNoFromNumeric(Datum num, KinesisSeqNo *seq);
 extern Datum KinesisShardStartingSeqNo(const KinesisShard *shard);

@@ -45,6 +45,28 @@ SELECT bool_and(r.sequence_number = p.sequence_number) AS same_numbers_as_put, c
   JOIN (SELECT sequence_number, row_number() OVER (ORDER BY sequence_number) AS o
           FROM puts WHERE shard_id = 'shardId-000000000001') p ON p.o = r.ordinality;
 
+-- sequence numbers follow the AWS layout (47 hex digits): 2 | shard creation
+-- second (9) | low nibble of the shard index | counter (16) | 00 | arrival
+-- second (9) | shard index (8) | 2, where the counter is the table's key
+SELECT table_name AS t FROM kinesis.stream_tables WHERE stream_name = 'pg' \gset
+SELECT count(*) AS records,
+       bool_and(r.sequence_number =
+             2 * 16::numeric ^ 46
+           + extract(epoch FROM h.created_at)::numeric * 16::numeric ^ 37
+           + 1 * 16::numeric ^ 36
+           + s.sequence_counter * 16::numeric ^ 20
+           + floor(extract(epoch FROM s.approximate_arrival_timestamp))::numeric * 16::numeric ^ 9
+           + 1 * 16 + 2) AS aws_layout,
+       bool_and(r.sequence_number::text = r.sequence_number::text::numeric::text
+                AND numeric_send(r.sequence_number) = numeric_send(r.sequence_number::text::numeric)
+                AND hash_numeric(r.sequence_number) = hash_numeric(r.sequence_number::text::numeric)) AS canonical
+  FROM (SELECT *, row_number() OVER (ORDER BY sequence_number) AS o
+          FROM kinesis.read_records('pg', 'shardId-000000000001')) r
+  JOIN (SELECT *, row_number() OVER (ORDER BY sequence_counter) AS o
+          FROM :t WHERE shard_index = 1) s USING (o)
+  JOIN kinesis.shards h ON h.stream_id = (SELECT stream_id FROM kinesis.streams WHERE stream_name = 'pg')
+                       AND h.shard_index = 1;
+
 -- after_sequence_number and limit
 SELECT sequence_number AS third FROM kinesis.read_records('pg', 'shardId-000000000001') OFFSET 2 LIMIT 1 \gset
 SELECT count(*) FROM kinesis.read_records('pg', 'shardId-000000000001', :third);

@@ -35,6 +35,17 @@ SELECT length(starting_sequence_number::text) AS digits,
        starting_sequence_number - lag(starting_sequence_number) OVER (ORDER BY shard_id) AS step
   FROM kinesis.list_shards('orders');
 
+-- the same, field by field: 2 | creation second | index nibble | counter 0 |
+-- 00 | creation second | shard index | 2
+SELECT l.shard_id, l.starting_sequence_number =
+         2 * 16::numeric ^ 46
+       + extract(epoch FROM h.created_at)::numeric * (16::numeric ^ 37 + 16::numeric ^ 9)
+       + (h.shard_index % 16) * 16::numeric ^ 36
+       + h.shard_index * 16 + 2 AS aws_layout
+  FROM kinesis.list_shards('orders') l
+  JOIN kinesis.shards h ON 'shardId-' || lpad(h.shard_index::text, 12, '0') = l.shard_id
+ WHERE h.stream_id = (SELECT stream_id FROM kinesis.streams WHERE stream_name = 'orders');
+
 -- shard filters
 SELECT shard_id FROM kinesis.list_shards('orders', 'AFTER_SHARD_ID', 'shardId-000000000000');
 SELECT shard_id FROM kinesis.list_shards('orders', 'AFTER_SHARD_ID', '1');
