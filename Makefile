@@ -21,7 +21,8 @@ OBJS = \
 	src/control.o \
 	src/iterator.o \
 	src/put.o \
-	src/get.o
+	src/get.o \
+	src/buffer.o
 
 DATA = $(wildcard sql/*--*--*.sql)
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql

@@ -27,6 +27,7 @@
 
 #include "access/detoast.h"
 #include "access/genam.h"
+#include "access/htup_details.h"
 #include "access/relscan.h"
 #include "access/skey.h"
 #include "access/stratnum.h"
@@ -43,6 +44,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/tuplestore.h"
 #include "utils/typcache.h"
 
 #include "kinesis.h"
@@ -53,6 +55,9 @@ PG_FUNCTION_INFO_V1(kinesis_read_records);
 
 /* Columns of kinesis.record */
 #define RECORD_NCOLS		4
+
+/* Memory for the rows of one read_records call before they spill */
+#define KINESIS_READ_MEMORY_KB	(64 * 1024)
 
 /* Microseconds between the Unix epoch and the PostgreSQL epoch */
 #define UNIX_TO_PG_USECS \
@@ -372,21 +377,182 @@ shard_scan_end(ShardScan *s)
 }
 
 /*
- * A kinesis.record tuple of the scan's current record.
+ * The kinesis.record columns of the scan's current record.  The sequence
+ * number is built in *seqbuf.  With flatten, values kept out of line in
+ * TOAST are fetched, as composite values require.
  */
-static HeapTuple
-scan_record(ShardScan *s, const KinesisShard *shard, TupleDesc desc)
+static void
+record_values(ShardScan *s, const KinesisShard *shard, Datum *values,
+			  KinesisNumericBuf *seqbuf, bool flatten)
 {
 	Datum	   *cols = s->slot->tts_values;
-	Datum		values[RECORD_NCOLS];
-	bool		nulls[RECORD_NCOLS] = {false, false, false, false};
 
 	values[0] = KinesisRecordSeqNo(shard, DatumGetInt64(cols[0]),
-								   DatumGetTimestampTz(cols[1]));
+								   DatumGetTimestampTz(cols[1]), seqbuf);
 	values[1] = cols[1];
 	values[2] = cols[4];
 	values[3] = cols[3];
-	return heap_form_tuple(desc, values, nulls);
+	if (flatten)
+	{
+		if (VARATT_IS_EXTERNAL(DatumGetPointer(values[2])))
+			values[2] = PointerGetDatum(detoast_external_attr((struct varlena *) DatumGetPointer(values[2])));
+		if (VARATT_IS_EXTERNAL(DatumGetPointer(values[3])))
+			values[3] = PointerGetDatum(detoast_external_attr((struct varlena *) DatumGetPointer(values[3])));
+	}
+}
+
+/*
+ * Whether any of a row's values is NULL.
+ */
+static bool
+row_has_null(TupleDesc desc, bool *nulls)
+{
+	int			i;
+
+	for (i = 0; i < desc->natts; i++)
+	{
+		if (nulls[i])
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Size of the composite datum of a row, and of its header.
+ */
+static Size
+composite_size(TupleDesc desc, Datum *values, bool *nulls, Size *hoff)
+{
+	*hoff = MAXALIGN(SizeofHeapTupleHeader +
+					 (row_has_null(desc, nulls) ? BITMAPLEN(desc->natts) : 0));
+	return *hoff + heap_compute_data_size(desc, values, nulls);
+}
+
+/*
+ * Write the composite datum of a row at dst, which has room for the size
+ * composite_size returned (as heap_form_tuple does, in place).
+ */
+static void
+composite_fill(char *dst, Size len, Size hoff, TupleDesc desc,
+			   Datum *values, bool *nulls)
+{
+	HeapTupleHeader td = (HeapTupleHeader) dst;
+
+	memset(dst, 0, len);
+	HeapTupleHeaderSetNatts(td, desc->natts);
+	td->t_hoff = hoff;
+	heap_fill_tuple(desc, values, nulls, dst + hoff, len - hoff, &td->t_infomask,
+					row_has_null(desc, nulls) ? td->t_bits : NULL);
+#ifdef HEAP_IS_DATUM
+	/* minor releases from 15.18 on version composite datums */
+	heap_tuple_set_datum(td, desc, len);
+#else
+	HeapTupleHeaderSetDatumLength(td, len);
+	HeapTupleHeaderSetTypeId(td, desc->tdtypeid);
+	HeapTupleHeaderSetTypMod(td, desc->tdtypmod);
+#endif
+}
+
+/*
+ * An array of composite records being built in place, in the result arena
+ * while it fits (buffer.c), else in the owner context.
+ */
+typedef struct RecordArray
+{
+	char	   *buf;			/* the ArrayType */
+	Size		cap;
+	Size		len;
+	bool		in_arena;
+	MemoryContext owner;
+	int			n;
+} RecordArray;
+
+static void
+record_array_begin(RecordArray *a, MemoryContext owner)
+{
+	a->owner = owner;
+	a->buf = KinesisArenaOpen(owner, &a->cap);
+	a->in_arena = (a->buf != NULL && a->cap >= ARR_OVERHEAD_NONULLS(1));
+	if (!a->in_arena)
+	{
+		a->cap = 1024 * 1024;
+		a->buf = MemoryContextAllocHuge(owner, a->cap);
+	}
+	a->len = ARR_OVERHEAD_NONULLS(1);
+	a->n = 0;
+}
+
+/*
+ * Room for size more bytes; moves the array to the owner context when the
+ * arena is too small.
+ */
+static char *
+record_array_reserve(RecordArray *a, Size size)
+{
+	if (a->len + size > a->cap)
+	{
+		Size		cap = Max(a->cap * 2, a->len + size);
+		char	   *buf = MemoryContextAllocHuge(a->owner, cap);
+
+		memcpy(buf, a->buf, a->len);
+		if (!a->in_arena)
+			pfree(a->buf);
+		a->buf = buf;
+		a->cap = cap;
+		a->in_arena = false;
+	}
+	return a->buf + a->len;
+}
+
+static void
+record_array_add(RecordArray *a, TupleDesc desc, Datum *values)
+{
+	bool		nulls[RECORD_NCOLS] = {false, false, false, false};
+	Size		hoff;
+	Size		len = composite_size(desc, values, nulls, &hoff);
+
+	/* elements of a composite array are aligned to 'd', i.e. MAXALIGN */
+	composite_fill(record_array_reserve(a, MAXALIGN(len)), len, hoff, desc,
+				   values, nulls);
+	a->len += MAXALIGN(len);
+	a->n++;
+}
+
+static Datum
+record_array_finish(RecordArray *a, Oid elemtype)
+{
+	ArrayType  *array = (ArrayType *) a->buf;
+
+	if (a->n == 0)
+		return PointerGetDatum(construct_empty_array(elemtype));
+	SET_VARSIZE(array, a->len);
+	array->ndim = 1;
+	array->dataoffset = 0;
+	array->elemtype = elemtype;
+	ARR_DIMS(array)[0] = a->n;
+	ARR_LBOUND(array)[0] = 1;
+	if (a->in_arena)
+		KinesisArenaClaim(a->len);
+	return PointerGetDatum(array);
+}
+
+/*
+ * The composite result of get_records, in the arena when it fits.
+ */
+static Datum
+result_datum(MemoryContext owner, TupleDesc desc, Datum *values, bool *nulls)
+{
+	Size		hoff;
+	Size		len = composite_size(desc, values, nulls, &hoff);
+	Size		cap;
+	char	   *dst = KinesisArenaOpen(owner, &cap);
+
+	if (dst == NULL || cap < len)
+		dst = MemoryContextAllocHuge(owner, len);
+	else
+		KinesisArenaClaim(len);
+	composite_fill(dst, len, hoff, desc, values, nulls);
+	return PointerGetDatum(dst);
 }
 
 /*
@@ -426,6 +592,9 @@ child_shards_json(KinesisStream *stream, int32 parent)
 /*
  * kinesis.get_records(shard_iterator, "limit")
  *		RETURNS kinesis.get_records_result
+ *
+ * The records array is written in place, record by record, in reusable
+ * memory (buffer.c); no per-record tuple is allocated and copied.
  */
 Datum
 kinesis_get_records(PG_FUNCTION_ARGS)
@@ -439,8 +608,8 @@ kinesis_get_records(PG_FUNCTION_ARGS)
 	TupleDesc	result_desc;
 	TupleDesc	record_desc;
 	Oid			record_type;
-	Datum	   *records;
-	int			n = 0;
+	RecordArray records;
+	MemoryContext owner = CurrentMemoryContext;
 	int64		bytes = 0;
 	int64		after;
 	TimestampTz last_arrival = 0;
@@ -463,26 +632,29 @@ kinesis_get_records(PG_FUNCTION_ARGS)
 	read_target(stream, shard, &target);
 
 	after = it.after_counter;
-	records = palloc(sizeof(Datum) * limit);
+	record_array_begin(&records, owner);
 	shard_scan_begin(&scan, &target, after);
-	while (n < limit)
+	while (records.n < limit)
 	{
+		Datum		record[RECORD_NCOLS];
+		KinesisNumericBuf seqbuf;
 		int64		size;
 
 		if (!shard_scan_next(&scan))
 			break;
 		size = toast_raw_datum_size(scan.slot->tts_values[4]);
-		if (n > 0 && bytes + size > KINESIS_MAX_GET_BYTES)
+		if (records.n > 0 && bytes + size > KINESIS_MAX_GET_BYTES)
 		{
 			complete = false;
 			break;
 		}
 		bytes += size;
-		records[n++] = HeapTupleGetDatum(scan_record(&scan, shard, record_desc));
+		record_values(&scan, shard, record, &seqbuf, true);
+		record_array_add(&records, record_desc, record);
 		after = DatumGetInt64(scan.slot->tts_values[0]);
 		last_arrival = DatumGetTimestampTz(scan.slot->tts_values[1]);
 	}
-	if (n == limit)
+	if (records.n == limit)
 		complete = false;
 	shard_scan_end(&scan);
 
@@ -490,8 +662,7 @@ kinesis_get_records(PG_FUNCTION_ARGS)
 	if (complete)
 		after = Max(after, target.bound - 1);
 
-	values[0] = PointerGetDatum(construct_array(records, n, record_type, -1, false,
-												TYPALIGN_DOUBLE));
+	values[0] = record_array_finish(&records, record_type);
 	if (complete && target.drained)
 	{
 		nulls[1] = true;
@@ -503,113 +674,91 @@ kinesis_get_records(PG_FUNCTION_ARGS)
 	values[2] = Int64GetDatum(complete ? 0 :
 							  Max(target.tip - last_arrival, 0) / 1000);
 
-	result_desc = BlessTupleDesc(result_desc);
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(result_desc, values, nulls)));
-}
-
-/* State of a read_records call across its rows */
-typedef struct ReadRecordsState
-{
-	ReadTarget	target;
-	ShardScan	scan;
-	bool		open;
-	int32		limit;
-	int32		returned;
-} ReadRecordsState;
-
-static void
-read_records_shutdown(Datum arg)
-{
-	ReadRecordsState *state = (ReadRecordsState *) DatumGetPointer(arg);
-
-	if (state->open)
-		shard_scan_end(&state->scan);
-	state->open = false;
+	PG_RETURN_DATUM(result_datum(owner, result_desc, values, nulls));
 }
 
 /*
- * Set up a read_records call: validate, lock, bound, open the scan.
+ * The result tuplestore of a materialize-mode set-returning function, in
+ * reusable memory (buffer.c).  Up to KINESIS_READ_MEMORY_KB (or work_mem,
+ * if larger) of rows stay in memory before spilling to a temporary file:
+ * a page of 10,000 ordinary records stays in memory.
  */
-static ReadRecordsState *
-read_records_begin(FunctionCallInfo fcinfo)
+static Tuplestorestate *
+result_store(FunctionCallInfo fcinfo, TupleDesc *desc)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	ReadRecordsState *state = palloc0(sizeof(ReadRecordsState));
-	char	   *name;
-	char	   *shard_id;
-	KinesisStream *stream;
-	KinesisShard *shard;
-	int64		after = -1;
+	MemoryContext query_cxt;
+	MemoryContext old;
+	Tuplestorestate *store;
 
-	name = KinesisStreamNameArg(fcinfo, 0);
-	KinesisRequireArg(fcinfo, 1, "shard_id");
-	shard_id = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	state->limit = KinesisLimitArg(fcinfo, 3);
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
+		(rsinfo->allowedModes & SFRM_Materialize) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("set-valued function called in context that cannot accept a set")));
 
-	open_shard(name, -1, shard_id, 0, 0, &stream, &shard);
-	if (!PG_ARGISNULL(2))
-		after = shard_counter(PG_GETARG_DATUM(2), stream, shard,
-							  "after sequence number");
-	read_target(stream, shard, &state->target);
-	shard_scan_begin(&state->scan, &state->target, after);
-	state->open = true;
-	RegisterExprContextCallback(rsinfo->econtext, read_records_shutdown,
-								PointerGetDatum(state));
-	return state;
-}
+	query_cxt = rsinfo->econtext->ecxt_per_query_memory;
+	old = MemoryContextSwitchTo(query_cxt);
+	if (get_call_result_type(fcinfo, NULL, desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	*desc = CreateTupleDescCopy(*desc);
 
-/*
- * Advance the scan of a read_records call.  The index scan lives across
- * calls, so it must run in the multi-call context: the per-call context is
- * reset between rows, and the index AM may allocate state lazily (btree's
- * killed-items array, for one) that has to survive.
- */
-static bool
-read_records_next(ReadRecordsState *state, MemoryContext scan_cxt)
-{
-	MemoryContext old = MemoryContextSwitchTo(scan_cxt);
-	bool		found = shard_scan_next(&state->scan);
-
+	MemoryContextSwitchTo(KinesisResultContext(query_cxt));
+	store = tuplestore_begin_heap(false, false, Max(work_mem, KINESIS_READ_MEMORY_KB));
 	MemoryContextSwitchTo(old);
-	return found;
+
+	rsinfo->returnMode = SFRM_Materialize;
+	rsinfo->setResult = store;
+	rsinfo->setDesc = *desc;
+	return store;
 }
 
 /*
  * kinesis.read_records(stream_name, shard_id, after_sequence_number, "limit")
  *		RETURNS SETOF kinesis.record
+ *
+ * Rows go from the index scan straight into the result set; no array is
+ * built.
  */
 Datum
 kinesis_read_records(PG_FUNCTION_ARGS)
 {
-	FuncCallContext *funcctx;
-	ReadRecordsState *state;
+	char	   *name;
+	char	   *shard_id;
+	int32		limit;
+	KinesisStream *stream;
+	KinesisShard *shard;
+	ReadTarget	target;
+	ShardScan	scan;
+	Tuplestorestate *store;
+	TupleDesc	desc;
+	int64		after = -1;
+	int32		n = 0;
 
-	if (SRF_IS_FIRSTCALL())
+	kinesis_check_loaded();
+	name = KinesisStreamNameArg(fcinfo, 0);
+	KinesisRequireArg(fcinfo, 1, "shard_id");
+	shard_id = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	limit = KinesisLimitArg(fcinfo, 3);
+
+	open_shard(name, -1, shard_id, 0, 0, &stream, &shard);
+	if (!PG_ARGISNULL(2))
+		after = shard_counter(PG_GETARG_DATUM(2), stream, shard,
+							  "after sequence number");
+	read_target(stream, shard, &target);
+	store = result_store(fcinfo, &desc);
+
+	shard_scan_begin(&scan, &target, after);
+	while (n < limit && shard_scan_next(&scan))
 	{
-		MemoryContext old;
-		TupleDesc	desc;
+		Datum		values[RECORD_NCOLS];
+		bool		nulls[RECORD_NCOLS] = {false, false, false, false};
+		KinesisNumericBuf seqbuf;
 
-		kinesis_check_loaded();
-		funcctx = SRF_FIRSTCALL_INIT();
-		old = MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
-		if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
-			elog(ERROR, "read_records must return a composite type");
-		funcctx->tuple_desc = BlessTupleDesc(desc);
-		funcctx->user_fctx = read_records_begin(fcinfo);
-		MemoryContextSwitchTo(old);
+		record_values(&scan, &target.shard, values, &seqbuf, false);
+		tuplestore_putvalues(store, desc, values, nulls);
+		n++;
 	}
-	funcctx = SRF_PERCALL_SETUP();
-	state = (ReadRecordsState *) funcctx->user_fctx;
-
-	if (state->open && state->returned < state->limit &&
-		read_records_next(state, funcctx->multi_call_memory_ctx))
-	{
-		HeapTuple	tuple = scan_record(&state->scan, &state->target.shard,
-										funcctx->tuple_desc);
-
-		state->returned++;
-		SRF_RETURN_NEXT(funcctx, HeapTupleGetDatum(tuple));
-	}
-	read_records_shutdown(PointerGetDatum(state));
-	SRF_RETURN_DONE(funcctx);
+	shard_scan_end(&scan);
+	return (Datum) 0;
 }

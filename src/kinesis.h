@@ -139,6 +139,13 @@ typedef struct KinesisStream
 	KinesisShard **open_shards; /* open shards, ascending start_key */
 } KinesisStream;
 
+/* Room for a numeric of up to 64 decimal digits (seqno.c) */
+typedef union KinesisNumericBuf
+{
+	char		data[40];
+	int64		align;
+} KinesisNumericBuf;
+
 /* A decoded sequence number (seqno.c) */
 typedef struct KinesisSeqNo
 {
@@ -183,14 +190,19 @@ extern void KinesisInitialRange(int index, int count,
 extern void KinesisMd5(const void *data, size_t len, uint8 digest[16]);
 
 /* in seqno.c */
-extern Datum KinesisSeqNoToNumeric(const KinesisSeqNo *seq);
+extern Datum KinesisSeqNoToNumeric(const KinesisSeqNo *seq, KinesisNumericBuf *buf);
 extern Datum KinesisUint128ToNumeric(uint128 value);
 extern char *KinesisSeqNoToString(const KinesisSeqNo *seq);
 extern bool KinesisSeqNoFromNumeric(Datum num, KinesisSeqNo *seq);
 extern Datum KinesisShardStartingSeqNo(const KinesisShard *shard);
 extern Datum KinesisShardEndingSeqNo(const KinesisShard *shard);
 extern Datum KinesisRecordSeqNo(const KinesisShard *shard, int64 counter,
-								TimestampTz arrival);
+								TimestampTz arrival, KinesisNumericBuf *buf);
+
+/* in buffer.c */
+extern MemoryContext KinesisResultContext(MemoryContext owner);
+extern char *KinesisArenaOpen(MemoryContext owner, Size *capacity);
+extern void KinesisArenaClaim(Size size);
 
 /* in stable.c */
 extern void KinesisStableInit(void);

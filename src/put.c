@@ -306,7 +306,7 @@ kinesis_put_record(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 	values[0] = CStringGetTextDatum(KinesisShardIdString(entry.shard->shard_index));
-	values[1] = KinesisRecordSeqNo(entry.shard, entry.counter, arrival);
+	values[1] = KinesisRecordSeqNo(entry.shard, entry.counter, arrival, NULL);
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	return (Datum) 0;
 }
@@ -433,7 +433,7 @@ kinesis_put_records(PG_FUNCTION_ARGS)
 
 		values[0] = Int32GetDatum(entries[i].ordinal);
 		values[1] = CStringGetTextDatum(KinesisShardIdString(entries[i].shard->shard_index));
-		values[2] = KinesisRecordSeqNo(entries[i].shard, entries[i].counter, arrival);
+		values[2] = KinesisRecordSeqNo(entries[i].shard, entries[i].counter, arrival, NULL);
 		values[3] = values[4] = (Datum) 0;
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}

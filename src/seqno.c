@@ -118,7 +118,7 @@ wide_divide(Wide *x, uint64 d)
  * numeric format (see NUMERIC_SHORT_FLAG).
  */
 static Datum
-wide_to_numeric(Wide x)
+wide_to_numeric(Wide x, KinesisNumericBuf *buf)
 {
 	int16		digits[16];		/* base 10000, least significant first */
 	int			ndigits = 0;
@@ -148,7 +148,8 @@ wide_to_numeric(Wide x)
 	/* weight = ndigits - 1, at most 15 here; zero has weight 0 */
 	header = NUMERIC_SHORT_FLAG | ((n > 0 ? ndigits - 1 : 0) & NUMERIC_SHORT_WEIGHT_MASK);
 	len = VARHDRSZ + sizeof(uint16) + n * sizeof(int16);
-	result = palloc(len);
+	Assert(len <= sizeof(KinesisNumericBuf));
+	result = buf ? buf->data : palloc(len);
 	SET_VARSIZE(result, len);
 	memcpy(result + VARHDRSZ, &header, sizeof(uint16));
 	for (i = 0; i < n; i++)
@@ -168,7 +169,7 @@ KinesisUint128ToNumeric(uint128 value)
 	x.w[0] = (uint64) value;
 	x.w[1] = (uint64) (value >> 64);
 	x.w[2] = 0;
-	return wide_to_numeric(x);
+	return wide_to_numeric(x, NULL);
 }
 
 static int64
@@ -242,13 +243,13 @@ KinesisSeqNoToString(const KinesisSeqNo *seq)
  * numeric value of a sequence number
  */
 Datum
-KinesisSeqNoToNumeric(const KinesisSeqNo *seq)
+KinesisSeqNoToNumeric(const KinesisSeqNo *seq, KinesisNumericBuf *buf)
 {
 	Wide		x;
 	Datum		result;
 
 	seqno_pack(seq, &x);
-	result = wide_to_numeric(x);
+	result = wide_to_numeric(x, buf);
 #ifdef USE_ASSERT_CHECKING
 	{
 		char		buf[64];
@@ -329,7 +330,7 @@ KinesisShardStartingSeqNo(const KinesisShard *shard)
 	seq.shard_index = shard->shard_index;
 	seq.counter = 0;
 	seq.write_secs = shard->create_secs;
-	return KinesisSeqNoToNumeric(&seq);
+	return KinesisSeqNoToNumeric(&seq, NULL);
 }
 
 /*
@@ -346,15 +347,16 @@ KinesisShardEndingSeqNo(const KinesisShard *shard)
 	seq.shard_index = shard->shard_index;
 	seq.counter = KINESIS_MAX_COUNTER;
 	seq.write_secs = shard->close_secs;
-	return KinesisSeqNoToNumeric(&seq);
+	return KinesisSeqNoToNumeric(&seq, NULL);
 }
 
 /*
- * The sequence number of a stored record.
+ * The sequence number of a stored record, built in *buf (palloc'd when
+ * buf is NULL).
  */
 Datum
 KinesisRecordSeqNo(const KinesisShard *shard, int64 counter,
-				   TimestampTz arrival)
+				   TimestampTz arrival, KinesisNumericBuf *buf)
 {
 	KinesisSeqNo seq;
 
@@ -362,5 +364,5 @@ KinesisRecordSeqNo(const KinesisShard *shard, int64 counter,
 	seq.shard_index = shard->shard_index;
 	seq.counter = counter;
 	seq.write_secs = timestamp_to_unix_secs(arrival);
-	return KinesisSeqNoToNumeric(&seq);
+	return KinesisSeqNoToNumeric(&seq, buf);
 }
