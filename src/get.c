@@ -82,6 +82,7 @@ typedef struct ShardScan
 	IndexScanDesc scan;
 	TupleTableSlot *slot;
 	TimestampTz cutoff;
+	KinesisSeqNoEncoder encoder;	/* numbers of the records returned */
 } ShardScan;
 
 /* Types of iterator requests */
@@ -348,6 +349,7 @@ shard_scan_begin(ShardScan *s, const ReadTarget *target, int64 after)
 	s->scan = index_beginscan(s->heap, s->index, s->snapshot, 2, 0);
 	index_rescan(s->scan, keys, 2, NULL, 0);
 	s->slot = table_slot_create(s->heap, NULL);
+	KinesisSeqNoEncoderInit(&s->encoder, &target->shard);
 }
 
 /*
@@ -382,12 +384,12 @@ shard_scan_end(ShardScan *s)
  * TOAST are fetched, as composite values require.
  */
 static void
-record_values(ShardScan *s, const KinesisShard *shard, Datum *values,
-			  KinesisNumericBuf *seqbuf, bool flatten)
+record_values(ShardScan *s, Datum *values, KinesisNumericBuf *seqbuf,
+			  bool flatten)
 {
 	Datum	   *cols = s->slot->tts_values;
 
-	values[0] = KinesisRecordSeqNo(shard, DatumGetInt64(cols[0]),
+	values[0] = KinesisSeqNoEncode(&s->encoder, DatumGetInt64(cols[0]),
 								   DatumGetTimestampTz(cols[1]), seqbuf);
 	values[1] = cols[1];
 	values[2] = cols[4];
@@ -649,7 +651,7 @@ kinesis_get_records(PG_FUNCTION_ARGS)
 			break;
 		}
 		bytes += size;
-		record_values(&scan, shard, record, &seqbuf, true);
+		record_values(&scan, record, &seqbuf, true);
 		record_array_add(&records, record_desc, record);
 		after = DatumGetInt64(scan.slot->tts_values[0]);
 		last_arrival = DatumGetTimestampTz(scan.slot->tts_values[1]);
@@ -755,7 +757,7 @@ kinesis_read_records(PG_FUNCTION_ARGS)
 		bool		nulls[RECORD_NCOLS] = {false, false, false, false};
 		KinesisNumericBuf seqbuf;
 
-		record_values(&scan, &target.shard, values, &seqbuf, false);
+		record_values(&scan, values, &seqbuf, false);
 		tuplestore_putvalues(store, desc, values, nulls);
 		n++;
 	}

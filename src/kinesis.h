@@ -155,6 +155,17 @@ typedef struct KinesisSeqNo
 	int64		write_secs;		/* record arrival time, epoch seconds */
 } KinesisSeqNo;
 
+/* Encodes the sequence numbers of a shard's records in order (seqno.c) */
+typedef struct KinesisSeqNoEncoder
+{
+	const KinesisShard *shard;
+	int64		counter;		/* of the previous record, -1 before the first */
+	int64		write_secs;		/* its arrival second */
+	int16		digits[16];		/* its number in base 10000, least
+								 * significant first */
+	int			ndigits;
+} KinesisSeqNoEncoder;
+
 /* A decoded shard iterator (iterator.c) */
 typedef struct KinesisIterator
 {
@@ -197,6 +208,10 @@ extern bool KinesisSeqNoFromNumeric(Datum num, KinesisSeqNo *seq);
 extern Datum KinesisShardStartingSeqNo(const KinesisShard *shard);
 extern Datum KinesisShardEndingSeqNo(const KinesisShard *shard);
 extern Datum KinesisRecordSeqNo(const KinesisShard *shard, int64 counter,
+								TimestampTz arrival, KinesisNumericBuf *buf);
+extern void KinesisSeqNoEncoderInit(KinesisSeqNoEncoder *enc,
+									const KinesisShard *shard);
+extern Datum KinesisSeqNoEncode(KinesisSeqNoEncoder *enc, int64 counter,
 								TimestampTz arrival, KinesisNumericBuf *buf);
 
 /* in buffer.c */

@@ -67,6 +67,35 @@ SELECT count(*) AS records,
   JOIN kinesis.shards h ON h.stream_id = (SELECT stream_id FROM kinesis.streams WHERE stream_name = 'pg')
                        AND h.shard_index = 1;
 
+-- the same for many records over several seconds, read both ways (readers
+-- build consecutive numbers incrementally within a second)
+SELECT kinesis.create_stream('layout', 1);
+SELECT count(*) FROM kinesis.put_records('layout', array_fill('x'::bytea, ARRAY[500]),
+                                         ARRAY(SELECT 'k' || i FROM generate_series(1, 500) i));
+SELECT pg_sleep(1.05);
+SELECT count(*) FROM generate_series(1, 3) b,
+       LATERAL kinesis.put_records('layout', array_fill('y'::bytea, ARRAY[400]),
+                                   ARRAY(SELECT 'k' || b || '-' || i FROM generate_series(1, 400) i));
+SELECT table_name AS lt FROM kinesis.stream_tables WHERE stream_name = 'layout' \gset
+CREATE TEMP TABLE expected_numbers AS
+SELECT row_number() OVER (ORDER BY s.sequence_counter) AS o,
+       2 * 16::numeric ^ 46 + extract(epoch FROM h.created_at)::numeric * 16::numeric ^ 37
+     + s.sequence_counter * 16::numeric ^ 20
+     + floor(extract(epoch FROM s.approximate_arrival_timestamp))::numeric * 16::numeric ^ 9 + 2 AS n
+  FROM :lt s, kinesis.shards h
+ WHERE h.stream_id = (SELECT stream_id FROM kinesis.streams WHERE stream_name = 'layout');
+SELECT count(*) AS records, count(DISTINCT floor(extract(epoch FROM r.approximate_arrival_timestamp))) > 1 AS several_seconds,
+       bool_and(r.sequence_number = e.n) AS read_records_layout
+  FROM (SELECT *, row_number() OVER (ORDER BY sequence_number) AS o
+          FROM kinesis.read_records('layout', 'shardId-000000000000')) r
+  JOIN expected_numbers e USING (o);
+SELECT count(*) AS records, bool_and(r.sequence_number = e.n) AS get_records_layout
+  FROM (SELECT r.*, row_number() OVER (ORDER BY r.sequence_number) AS o
+          FROM kinesis.get_records(kinesis.get_shard_iterator('layout', '0', 'TRIM_HORIZON')) g,
+               unnest(g.records) r) r
+  JOIN expected_numbers e USING (o);
+SELECT kinesis.delete_stream('layout');
+
 -- after_sequence_number and limit
 SELECT sequence_number AS third FROM kinesis.read_records('pg', 'shardId-000000000001') OFFSET 2 LIMIT 1 \gset
 SELECT count(*) FROM kinesis.read_records('pg', 'shardId-000000000001', :third);

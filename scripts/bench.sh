@@ -1,0 +1,210 @@
+#!/usr/bin/env bash
+# make bench: throughput of kinesis against baselines measured in the same
+# run on the same throwaway cluster: plain INSERT into an equivalent
+# partitioned table, PgQ's insert_event, and primary-key range scans.
+# 200-byte records, 8 client connections (pgbench), durable settings
+# (fsync and synchronous_commit on).  Prints rows/s and ratios; asserts
+# nothing.  BENCH_SECONDS sets the length of each point (default 10).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/cluster.sh
+
+SECS=${BENCH_SECONDS:-10}
+CLIENTS=8
+WORK=$(make_workdir)
+trap 'cluster_stop "$WORK"; rm -rf "$WORK"' EXIT
+cluster_start "$WORK" "
+shared_buffers = 1GB
+max_wal_size = 8GB
+checkpoint_timeout = 30min
+wal_buffers = 64MB
+max_connections = 50
+kinesis.max_shards = 2000
+" >/dev/null
+
+psql_q() { as_user psql -X -q -At -v ON_ERROR_STOP=1 -d postgres "$@"; }
+
+# pgbench run of a script file; prints transactions per second over the
+# run after its first two seconds (new connections warm their caches first)
+run_tps() {
+	local script=$1 mode=${2:-prepared}
+	psql_q -c "CHECKPOINT" >/dev/null
+	as_user pgbench -n -M "$mode" -c "$CLIENTS" -j "$CLIENTS" -T "$SECS" -P 1 \
+		-f "$script" postgres 2>&1 |
+		awk '/^progress:/ { t = $2 + 0; if (t > 2) { sum += $4; n++ } }
+		     END { if (n > 0) printf "%.1f", sum / n; else print 0 }'
+}
+
+printf '%s\n' "kinesis benchmark: $CLIENTS clients, ${SECS} s per point (first 2 s not counted), 200-byte records"
+printf '%s\n' "setting up..."
+
+psql_q <<'SQL'
+CREATE EXTENSION kinesis;
+CREATE EXTENSION pgq;
+SELECT pgq.create_queue('bench_q');
+SELECT kinesis.create_stream('b4', 4);
+SELECT kinesis.create_stream('b1', 1);
+SELECT kinesis.create_stream('b64', 64);
+SELECT kinesis.create_stream('b1000', 1000);
+SELECT kinesis.create_stream('reads', 1);
+
+-- the equivalent plain table: partitioned by shard, bigint key per partition
+CREATE TABLE plain (seq bigserial, arrival timestamptz NOT NULL DEFAULT now(),
+                    shard int NOT NULL, partition_key text NOT NULL, data bytea NOT NULL)
+    PARTITION BY LIST (shard);
+SELECT format('CREATE TABLE plain_%s PARTITION OF plain (PRIMARY KEY (seq)) FOR VALUES IN (%s)', i, i)
+  FROM generate_series(0, 3) i \gexec
+
+-- 200 bytes of incompressible data
+CREATE TABLE payload AS SELECT decode(string_agg(md5(i::text), ''), 'hex') AS d
+  FROM generate_series(1, 13) i;
+UPDATE payload SET d = substr(d, 1, 200);
+SQL
+
+DATA_HEX=$(psql_q -c "SELECT encode(d, 'hex') FROM payload")
+
+# --- writes -----------------------------------------------------------------
+
+# write a pgbench script from standard input
+script() {
+	as_user tee "$WORK/$1" >/dev/null
+	echo "$WORK/$1"
+}
+
+elems="" keys="" values="" texts=""
+for i in $(seq 1 500); do
+	elems+="${elems:+,}\"\\\\x$DATA_HEX\""
+	keys+="${keys:+,}k$i-$RANDOM$RANDOM"
+	values+="${values:+,}($((i % 4)), 'k$i-$RANDOM', '\\x$DATA_HEX'::bytea)"
+	texts+="${texts:+,}$DATA_HEX"
+done
+PUT_RECORDS=$(echo "SELECT count(*) FROM kinesis.put_records('b4', '{$elems}'::bytea[], '{$keys}'::text[]);" | script put_records.sql)
+INSERT_500=$(echo "INSERT INTO plain (shard, partition_key, data) VALUES $values;" | script insert_500.sql)
+PGQ_500=$(echo "SELECT count(pgq.insert_event('bench_q', 'ev', d)) FROM unnest('{$texts}'::text[]) d;" | script pgq_500.sql)
+
+echo "writes (batches of 500 rows, one transaction each)..."
+tps_put_records=$(run_tps "$PUT_RECORDS")
+tps_insert_500=$(run_tps "$INSERT_500")
+tps_pgq_500=$(run_tps "$PGQ_500")
+
+PUT_RECORD=$(printf '%s\n' '\set r random(1, 100000000)' \
+	"SELECT 1 FROM kinesis.put_record('b4', '\\x$DATA_HEX'::bytea, 'k' || :r);" | script put_record.sql)
+INSERT_1=$(printf '%s\n' '\set r random(1, 100000000)' \
+	"INSERT INTO plain (shard, partition_key, data) VALUES (:r % 4, 'k' || :r, '\\x$DATA_HEX'::bytea);" | script insert_1.sql)
+
+echo "writes (single rows, autocommit)..."
+tps_put_record=$(run_tps "$PUT_RECORD")
+tps_insert_1=$(run_tps "$INSERT_1")
+
+# --- reads ------------------------------------------------------------------
+
+echo "loading 200,000 records for the read tests..."
+psql_q <<SQL
+SELECT count(*) FROM generate_series(1, 400) b,
+       LATERAL kinesis.put_records('reads',
+           array_fill('\\x$DATA_HEX'::bytea, ARRAY[500]),
+           ARRAY(SELECT 'k' || b || '-' || i FROM generate_series(1, 500) i));
+-- the same records in plain tables: the same columns and values, and the
+-- same with a bigint key (what an application table would use)
+CREATE TABLE plain_reads AS SELECT * FROM kinesis.read_records('reads', 'shardId-000000000000', NULL, 10000) WHERE false;
+ALTER TABLE plain_reads ADD PRIMARY KEY (sequence_number);
+CREATE TABLE plain_reads_bigint (seq bigint PRIMARY KEY, arrival timestamptz NOT NULL,
+                                 partition_key text NOT NULL, data bytea NOT NULL);
+SQL
+for page in $(seq 1 20); do
+	psql_q -c "INSERT INTO plain_reads SELECT * FROM kinesis.read_records('reads', 'shardId-000000000000',
+	               (SELECT max(sequence_number) FROM plain_reads), 10000)" >/dev/null
+done
+psql_q <<SQL
+INSERT INTO plain_reads_bigint SELECT row_number() OVER (ORDER BY sequence_number), approximate_arrival_timestamp, partition_key, data
+  FROM plain_reads;
+VACUUM ANALYZE;
+SQL
+
+# page boundaries: every 10,000th sequence number of the shard
+BOUNDS=$(psql_q -c "
+WITH RECURSIVE p(n, after) AS (
+    SELECT 0, NULL::numeric
+    UNION ALL
+    SELECT n + 1, (SELECT max(sequence_number) FROM kinesis.read_records('reads', 'shardId-000000000000', p.after, 10000))
+      FROM p WHERE n < 19)
+SELECT coalesce(after::text, 'NULL') FROM p ORDER BY n")
+
+READ_RECORDS=$WORK/read_records.sql
+GET_RECORDS=$WORK/get_records.sql
+PK_SCAN=$WORK/pk_scan.sql
+PK_BIGINT=$WORK/pk_bigint.sql
+as_user rm -f "$READ_RECORDS" "$GET_RECORDS" "$PK_SCAN" "$PK_BIGINT"
+page=0
+for b in $BOUNDS; do
+	echo "SELECT * FROM kinesis.read_records('reads', 'shardId-000000000000', $b, 10000);" | as_user tee -a "$READ_RECORDS" >/dev/null
+	[ "$b" = NULL ] && cond=true || cond="sequence_number > $b"
+	echo "SELECT sequence_number, approximate_arrival_timestamp, data, partition_key FROM plain_reads WHERE $cond ORDER BY sequence_number LIMIT 10000;" | as_user tee -a "$PK_SCAN" >/dev/null
+	echo "SELECT seq, arrival, data, partition_key FROM plain_reads_bigint WHERE seq > $((page * 10000)) ORDER BY seq LIMIT 10000;" | as_user tee -a "$PK_BIGINT" >/dev/null
+	page=$((page + 1))
+done
+
+echo "reads (200,000 records in pages of 10,000 per transaction)..."
+tps_read_records=$(run_tps "$READ_RECORDS" simple)
+tps_pk_scan=$(run_tps "$PK_SCAN" simple)
+tps_pk_bigint=$(run_tps "$PK_BIGINT" simple)
+# iterators expire after 5 minutes: make them right before their run
+for b in $BOUNDS; do
+	if [ "$b" = NULL ]; then
+		it="kinesis.get_shard_iterator('reads', 'shardId-000000000000', 'TRIM_HORIZON')"
+	else
+		it="kinesis.get_shard_iterator('reads', 'shardId-000000000000', 'AFTER_SEQUENCE_NUMBER', $b)"
+	fi
+	echo "SELECT (unnest(g.records)).* FROM kinesis.get_records('$(psql_q -c "SELECT $it")', 10000) g;"
+done | as_user tee "$GET_RECORDS" >/dev/null
+tps_get_records=$(run_tps "$GET_RECORDS" simple)
+
+# --- shard counts -----------------------------------------------------------
+
+echo "shard counts (put_record; get_shard_iterator + get_records of 50)..."
+declare -A tps_put_n tps_get_n
+for n in 1 64 1000; do
+	psql_q -c "SELECT count(*) FROM generate_series(1, 200) b,
+	    LATERAL kinesis.put_records('b$n', array_fill('\\x$DATA_HEX'::bytea, ARRAY[500]),
+	        ARRAY(SELECT 'k' || b || '-' || i FROM generate_series(1, 500) i))" >/dev/null
+	f=$(printf '%s\n' '\set r random(1, 100000000)' \
+		"SELECT 1 FROM kinesis.put_record('b$n', '\\x$DATA_HEX'::bytea, 'k' || :r);" | script "put_$n.sql")
+	tps_put_n[$n]=$(run_tps "$f")
+	f=$(printf '%s\n' "\\set s random(0, $((n - 1)))" \
+		"SELECT cardinality(records) FROM kinesis.get_records(kinesis.get_shard_iterator('b$n', :s::text, 'TRIM_HORIZON'), 50);" | script "get_$n.sql")
+	tps_get_n[$n]=$(run_tps "$f")
+done
+
+# --- report -----------------------------------------------------------------
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "n/a" }'; }
+rows() { awk -v t="$1" -v n="$2" 'BEGIN { printf "%.0f", t * n }'; }
+
+echo
+printf '%-44s %14s %14s %8s %8s\n' "workload" "kinesis rows/s" "baseline" "ratio" "target"
+printf '%-44s %14s %14s %8s %8s\n' "put_records x500 vs multi-row INSERT" \
+	"$(rows "$tps_put_records" 500)" "$(rows "$tps_insert_500" 500)" \
+	"$(ratio "$tps_put_records" "$tps_insert_500")" ">=0.85x"
+printf '%-44s %14s %14s %8s %8s\n' "put_records x500 vs pgq.insert_event x500" \
+	"$(rows "$tps_put_records" 500)" "$(rows "$tps_pgq_500" 500)" \
+	"$(ratio "$tps_put_records" "$tps_pgq_500")" ">=1.5x"
+printf '%-44s %14s %14s %8s %8s\n' "put_record vs INSERT, autocommit" \
+	"$(rows "$tps_put_record" 1)" "$(rows "$tps_insert_1" 1)" \
+	"$(ratio "$tps_put_record" "$tps_insert_1")" ">=0.9x"
+printf '%-44s %14s %14s %8s %8s\n' "read_records vs PK range scan" \
+	"$(rows "$tps_read_records" 200000)" "$(rows "$tps_pk_scan" 200000)" \
+	"$(ratio "$tps_read_records" "$tps_pk_scan")" ">=0.9x"
+printf '%-44s %14s %14s %8s %8s\n' "  (vs PK range scan with a bigint key)" \
+	"$(rows "$tps_read_records" 200000)" "$(rows "$tps_pk_bigint" 200000)" \
+	"$(ratio "$tps_read_records" "$tps_pk_bigint")" ""
+printf '%-44s %14s %14s %8s %8s\n' "get_records vs PK range scan" \
+	"$(rows "$tps_get_records" 200000)" "$(rows "$tps_pk_scan" 200000)" \
+	"$(ratio "$tps_get_records" "$tps_pk_scan")" ">=0.6x"
+echo
+printf '%-44s %14s %14s %14s %8s\n' "shards" "1" "64" "1000" "1000/1"
+printf '%-44s %14s %14s %14s %8s\n' "put_record calls/s" \
+	"$(rows "${tps_put_n[1]}" 1)" "$(rows "${tps_put_n[64]}" 1)" "$(rows "${tps_put_n[1000]}" 1)" \
+	"$(ratio "${tps_put_n[1000]}" "${tps_put_n[1]}")"
+printf '%-44s %14s %14s %14s %8s\n' "get_shard_iterator + get_records(50) calls/s" \
+	"$(rows "${tps_get_n[1]}" 1)" "$(rows "${tps_get_n[64]}" 1)" "$(rows "${tps_get_n[1000]}" 1)" \
+	"$(ratio "${tps_get_n[1000]}" "${tps_get_n[1]}")"
