@@ -109,6 +109,21 @@ static int	my_nused = 0;
 /* Number of the current local transaction, to spot stale registrations */
 static uint64 my_xact_number = 1;
 
+/*
+ * The last local transaction in which this backend registered as a writer
+ * of each shard state it wrote.  The stream cache remembers the same in
+ * KinesisShard.writer_xact for the fast path, but a cache entry rebuilt in
+ * mid-transaction (after an invalidation) forgets it, and registering twice
+ * would use up one more of the transaction's writer nodes.
+ */
+typedef struct WriterRegistration
+{
+	KinesisShardState *state;	/* hash key */
+	uint64		xact;
+} WriterRegistration;
+
+static HTAB *my_registrations = NULL;
+
 /* Streams deleted by the current transaction: forget them at commit */
 static List *deleted_streams = NIL;
 
@@ -292,6 +307,32 @@ KinesisStableAttach(KinesisStream *stream, KinesisShard *shard)
 }
 
 /*
+ * This backend's registration record of state, created when missing; its
+ * xact tells whether the current transaction is registered already.
+ */
+static WriterRegistration *
+registration_of(KinesisShardState *state)
+{
+	bool		found;
+	WriterRegistration *reg;
+
+	if (my_registrations == NULL)
+	{
+		HASHCTL		ctl;
+
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(KinesisShardState *);
+		ctl.entrysize = sizeof(WriterRegistration);
+		my_registrations = hash_create("kinesis writer registrations", 64,
+									   &ctl, HASH_ELEM | HASH_BLOBS);
+	}
+	reg = hash_search(my_registrations, &state, HASH_ENTER, &found);
+	if (!found)
+		reg->xact = 0;
+	return reg;
+}
+
+/*
  * Allocate count consecutive counters in a shard, all greater than
  * min_counter, and register this transaction as a writer of the shard
  * unless it already is.  Returns the first counter.  The caller holds
@@ -304,11 +345,18 @@ KinesisStableAllocate(KinesisShard *shard, int count, int64 min_counter,
 {
 	KinesisShardState *state = shard->state;
 	KinesisWriterNode *node = NULL;
+	WriterRegistration *reg = NULL;
 	int64		clock = arrival + UNIX_TO_PG_USECS;
 	int64		first;
 
 	Assert(state != NULL && count > 0);
 
+	if (shard->writer_xact != my_xact_number)
+	{
+		reg = registration_of(state);
+		if (reg->xact == my_xact_number)
+			shard->writer_xact = my_xact_number;	/* cache was rebuilt */
+	}
 	if (shard->writer_xact != my_xact_number)
 	{
 		if (my_nodes == NULL)
@@ -350,6 +398,7 @@ KinesisStableAllocate(KinesisShard *shard, int count, int64 min_counter,
 	{
 		my_nused++;
 		shard->writer_xact = my_xact_number;
+		reg->xact = my_xact_number;
 	}
 	if (first > KINESIS_MAX_COUNTER - count)
 		elog(ERROR, "sequence counter of shard %d overflowed", shard->shard_index);

@@ -82,6 +82,15 @@ COMMIT;
 SELECT in_flight_writers FROM kinesis.shard_horizon WHERE stream_name = 'tx';
 SELECT count(*) FROM kinesis.read_records('tx', 'shardId-000000000000') WHERE partition_key LIKE 'bulk-%';
 
+-- a change to the stream in mid-transaction (which rebuilds every cached
+-- description of it) does not register the transaction a second time
+BEGIN;
+SELECT shard_id FROM kinesis.put_record('tx', 'c1', 'cache-1');
+SELECT kinesis.increase_stream_retention_period('tx', 48);
+SELECT shard_id FROM kinesis.put_record('tx', 'c2', 'cache-2');
+SELECT in_flight_writers FROM kinesis.shard_horizon WHERE stream_name = 'tx';
+COMMIT;
+
 -- records are append-only: direct writes to the record tables are refused
 SELECT table_name AS t FROM kinesis.stream_tables WHERE stream_name = 'tx' \gset
 SELECT pg_temp.err(format('INSERT INTO %s VALUES (1, now(), 0, %L, %L)', :'t', 'k', 'd'));
