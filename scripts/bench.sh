@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 source scripts/cluster.sh
 
 SECS=${BENCH_SECONDS:-10}
+[ "$SECS" -ge 5 ] || SECS=5
 CLIENTS=8
 WORK=$(make_workdir)
 trap 'cluster_stop "$WORK"; rm -rf "$WORK"' EXIT
@@ -25,17 +26,17 @@ kinesis.max_shards = 2000
 psql_q() { as_user psql -X -q -At -v ON_ERROR_STOP=1 -d postgres "$@"; }
 
 # pgbench run of a script file; prints transactions per second over the
-# run after its first two seconds (new connections warm their caches first)
+# run after its first three seconds (new connections warm their caches)
 run_tps() {
 	local script=$1 mode=${2:-prepared}
 	psql_q -c "CHECKPOINT" >/dev/null
 	as_user pgbench -n -M "$mode" -c "$CLIENTS" -j "$CLIENTS" -T "$SECS" -P 1 \
 		-f "$script" postgres 2>&1 |
-		awk '/^progress:/ { t = $2 + 0; if (t > 2) { sum += $4; n++ } }
+		awk '/^progress:/ { t = $2 + 0; if (t > 3) { sum += $4; n++ } }
 		     END { if (n > 0) printf "%.1f", sum / n; else print 0 }'
 }
 
-printf '%s\n' "kinesis benchmark: $CLIENTS clients, ${SECS} s per point (first 2 s not counted), 200-byte records"
+printf '%s\n' "kinesis benchmark: $CLIENTS clients, ${SECS} s per point (first 3 s not counted), 200-byte records"
 printf '%s\n' "setting up..."
 
 psql_q <<'SQL'
@@ -162,8 +163,16 @@ tps_get_records=$(run_tps "$GET_RECORDS" simple)
 # --- shard counts -----------------------------------------------------------
 
 echo "shard counts (put_record; get_shard_iterator + get_records of 50)..."
-declare -A tps_put_n tps_get_n
+declare -A tps_put_n tps_get_n tps_ins_n
 for n in 1 64 1000; do
+	psql_q -c "CREATE TABLE plain$n (seq bigserial, arrival timestamptz NOT NULL DEFAULT now(),
+	               shard int NOT NULL, partition_key text NOT NULL, data bytea NOT NULL)
+	           PARTITION BY LIST (shard)" >/dev/null
+	psql_q -c "SELECT format('CREATE TABLE plain${n}_%s PARTITION OF plain$n (PRIMARY KEY (seq)) FOR VALUES IN (%s);', i, i)
+	             FROM generate_series(0, $((n - 1))) i" | as_user psql -X -q -d postgres >/dev/null
+	f=$(printf '%s\n' '\set r random(1, 100000000)' \
+		"INSERT INTO plain$n (shard, partition_key, data) VALUES (:r % $n, 'k' || :r, '\\x$DATA_HEX'::bytea);" | script "ins_$n.sql")
+	tps_ins_n[$n]=$(run_tps "$f")
 	psql_q -c "SELECT count(*) FROM generate_series(1, 200) b,
 	    LATERAL kinesis.put_records('b$n', array_fill('\\x$DATA_HEX'::bytea, ARRAY[500]),
 	        ARRAY(SELECT 'k' || b || '-' || i FROM generate_series(1, 500) i))" >/dev/null
@@ -205,6 +214,9 @@ printf '%-44s %14s %14s %14s %8s\n' "shards" "1" "64" "1000" "1000/1"
 printf '%-44s %14s %14s %14s %8s\n' "put_record calls/s" \
 	"$(rows "${tps_put_n[1]}" 1)" "$(rows "${tps_put_n[64]}" 1)" "$(rows "${tps_put_n[1000]}" 1)" \
 	"$(ratio "${tps_put_n[1000]}" "${tps_put_n[1]}")"
+printf '%-44s %14s %14s %14s %8s\n' "  (INSERT into as many partitions, rows/s)" \
+	"$(rows "${tps_ins_n[1]}" 1)" "$(rows "${tps_ins_n[64]}" 1)" "$(rows "${tps_ins_n[1000]}" 1)" \
+	"$(ratio "${tps_ins_n[1000]}" "${tps_ins_n[1]}")"
 printf '%-44s %14s %14s %14s %8s\n' "get_shard_iterator + get_records(50) calls/s" \
 	"$(rows "${tps_get_n[1]}" 1)" "$(rows "${tps_get_n[64]}" 1)" "$(rows "${tps_get_n[1000]}" 1)" \
 	"$(ratio "${tps_get_n[1000]}" "${tps_get_n[1]}")"
