@@ -34,13 +34,19 @@ count_regress() {
 	failed=$((failed + bad))
 }
 
+# pg_regress-style runs; tests come from the schedule file when given,
+# else from every file of the directory
 run_regress() {
-	local kind=$1 runner=$2 dir=$3 ext=$4 db=$5
+	local kind=$1 runner=$2 dir=$3 ext=$4 db=$5 schedule=${6:-}
 	local tests=()
-	for f in test/$dir/*.$ext; do
-		[ -e "$f" ] || continue
-		tests+=("$(basename "$f" ".$ext")")
-	done
+	if [ -n "$schedule" ]; then
+		tests=("--schedule=$WORK/test/$schedule")
+	else
+		for f in test/$dir/*.$ext; do
+			[ -e "$f" ] || continue
+			tests+=("$(basename "$f" ".$ext")")
+		done
+	fi
 	[ ${#tests[@]} -gt 0 ] || return 0
 	echo "== $kind: ${tests[*]}"
 	local out="$WORK/$kind"
@@ -57,7 +63,7 @@ run_regress() {
 	fi
 }
 
-run_regress regress "$PGXS_DIR/src/test/regress/pg_regress" sql sql kinesis_regress
+run_regress regress "$PGXS_DIR/src/test/regress/pg_regress" sql sql kinesis_regress schedule
 run_regress isolation "$PGXS_DIR/src/test/isolation/pg_isolation_regress" specs spec kinesis_isolation
 
 # pgTAP: one database, each file through pg_prove.

@@ -395,21 +395,16 @@ store_initial_shards(int64 stream_id, int shard_count, TimestampTz created)
 static int
 create_stream_shard_count(FunctionCallInfo fcinfo, KinesisStreamMode *mode)
 {
+	static const char *const mode_names[] = {"PROVISIONED", "ON_DEMAND"};
 	char	   *mode_name;
 	int			shard_count;
 
 	KinesisRequireArg(fcinfo, 2, "stream_mode");
 	KinesisRequireArg(fcinfo, 3, "retention_period_hours");
 	mode_name = text_to_cstring(PG_GETARG_TEXT_PP(2));
-	if (strcmp(mode_name, "PROVISIONED") == 0)
-		*mode = KINESIS_MODE_PROVISIONED;
-	else if (strcmp(mode_name, "ON_DEMAND") == 0)
-		*mode = KINESIS_MODE_ON_DEMAND;
-	else
-		ereport(ERROR,
-				(errcode(ERRCODE_KINESIS_VALIDATION),
-				 errmsg("invalid stream mode \"%s\"", mode_name),
-				 errhint("The stream mode is PROVISIONED or ON_DEMAND.")));
+	*mode = (KinesisStreamMode) KinesisEnumValue(mode_name, mode_names,
+												 lengthof(mode_names),
+												 "stream mode");
 
 	if (PG_ARGISNULL(1))
 	{
@@ -765,20 +760,9 @@ parse_shard_filter(FunctionCallInfo fcinfo, KinesisStream *stream,
 
 	if (has_type)
 	{
-		char	   *type = text_to_cstring(PG_GETARG_TEXT_PP(1));
-		int			i;
-
-		for (i = 0; i < (int) lengthof(names); i++)
-		{
-			if (strcmp(type, names[i]) == 0)
-				break;
-		}
-		if (i == (int) lengthof(names))
-			ereport(ERROR,
-					(errcode(ERRCODE_KINESIS_VALIDATION),
-					 errmsg("invalid shard filter type \"%s\"", type),
-					 errhint("The shard filter type is AFTER_SHARD_ID, AT_TRIM_HORIZON, FROM_TRIM_HORIZON, AT_LATEST, AT_TIMESTAMP or FROM_TIMESTAMP.")));
-		filter = (ShardFilter) i;
+		filter = (ShardFilter) KinesisEnumValue(text_to_cstring(PG_GETARG_TEXT_PP(1)),
+												names, lengthof(names),
+												"shard filter type");
 	}
 
 	wants_id = (filter == FILTER_AFTER_SHARD_ID);

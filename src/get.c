@@ -218,16 +218,8 @@ iterator_type_arg(FunctionCallInfo fcinfo)
 
 	KinesisRequireArg(fcinfo, 2, "shard_iterator_type");
 	name = text_to_cstring(PG_GETARG_TEXT_PP(2));
-	for (i = 0; i < (int) lengthof(iterator_type_names); i++)
-	{
-		if (strcmp(name, iterator_type_names[i]) == 0)
-			break;
-	}
-	if (i == (int) lengthof(iterator_type_names))
-		ereport(ERROR,
-				(errcode(ERRCODE_KINESIS_VALIDATION),
-				 errmsg("invalid shard iterator type \"%s\"", name),
-				 errhint("The type is AT_SEQUENCE_NUMBER, AFTER_SEQUENCE_NUMBER, TRIM_HORIZON, LATEST or AT_TIMESTAMP.")));
+	i = KinesisEnumValue(name, iterator_type_names,
+						 lengthof(iterator_type_names), "shard iterator type");
 
 	wants_seq = (i == ITER_AT_SEQUENCE_NUMBER || i == ITER_AFTER_SEQUENCE_NUMBER);
 	wants_ts = (i == ITER_AT_TIMESTAMP);

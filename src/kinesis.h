@@ -255,6 +255,8 @@ extern void KinesisValidatePartitionKey(const char *key, int len, int entry);
 extern void KinesisRequireArg(FunctionCallInfo fcinfo, int argno,
 							  const char *argname);
 extern int32 KinesisLimitArg(FunctionCallInfo fcinfo, int argno);
+extern int	KinesisEnumValue(const char *value, const char *const *names, int n,
+							 const char *what);
 extern int32 KinesisParseShardIndex(const char *shard_id, bool *ok);
 
 /* in iterator.c */

@@ -11,6 +11,7 @@
  */
 #include "postgres.h"
 
+#include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 
@@ -88,6 +89,33 @@ KinesisValidatePartitionKey(const char *key, int len, int entry)
 				 errdetail("A partition key has at most %d characters; this one has %d.",
 						   KINESIS_MAX_PARTITION_KEY_LEN, nchars),
 				 entry > 0 ? errcontext("record %d of the request", entry) : 0));
+}
+
+/*
+ * The position of value in names, or KN008 naming the valid values.
+ */
+int
+KinesisEnumValue(const char *value, const char *const *names, int n,
+				 const char *what)
+{
+	StringInfoData valid;
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		if (strcmp(value, names[i]) == 0)
+			return i;
+	}
+
+	initStringInfo(&valid);
+	for (i = 0; i < n; i++)
+		appendStringInfo(&valid, "%s%s", i == 0 ? "" : (i == n - 1 ? " or " : ", "),
+						 names[i]);
+	ereport(ERROR,
+			(errcode(ERRCODE_KINESIS_VALIDATION),
+			 errmsg("invalid %s \"%s\"", what, value),
+			 errhint("The %s is %s.", what, valid.data)));
+	return -1;
 }
 
 /*

@@ -5,61 +5,53 @@
 \set VERBOSITY terse
 SET client_min_messages = warning;
 
-CREATE FUNCTION pg_temp.err(q text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE q;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
-
 SELECT kinesis.create_stream('bad', 2);
 
 -- NULLs
-SELECT pg_temp.err($$SELECT * FROM kinesis.put_record(NULL, 'x', 'k')$$);
-SELECT pg_temp.err($$SELECT * FROM kinesis.put_record('bad', NULL, 'k')$$);
-SELECT pg_temp.err($$SELECT * FROM kinesis.put_record('bad', 'x', NULL)$$);
-SELECT pg_temp.err($$SELECT * FROM kinesis.put_records(NULL, ARRAY['x']::bytea[], ARRAY['k'])$$);
-SELECT pg_temp.err($$SELECT * FROM kinesis.put_records('bad', NULL, ARRAY['k'])$$);
-SELECT pg_temp.err($$SELECT * FROM kinesis.put_records('bad', ARRAY['x']::bytea[], NULL)$$);
-SELECT pg_temp.err($$SELECT * FROM kinesis.put_records('bad', ARRAY['x', NULL]::bytea[], ARRAY['k', 'k'])$$);
-SELECT pg_temp.err($$SELECT * FROM kinesis.put_records('bad', ARRAY['x', 'y']::bytea[], ARRAY['k', NULL])$$);
+SELECT sqlerr($$SELECT * FROM kinesis.put_record(NULL, 'x', 'k')$$);
+SELECT sqlerr($$SELECT * FROM kinesis.put_record('bad', NULL, 'k')$$);
+SELECT sqlerr($$SELECT * FROM kinesis.put_record('bad', 'x', NULL)$$);
+SELECT sqlerr($$SELECT * FROM kinesis.put_records(NULL, ARRAY['x']::bytea[], ARRAY['k'])$$);
+SELECT sqlerr($$SELECT * FROM kinesis.put_records('bad', NULL, ARRAY['k'])$$);
+SELECT sqlerr($$SELECT * FROM kinesis.put_records('bad', ARRAY['x']::bytea[], NULL)$$);
+SELECT sqlerr($$SELECT * FROM kinesis.put_records('bad', ARRAY['x', NULL]::bytea[], ARRAY['k', 'k'])$$);
+SELECT sqlerr($$SELECT * FROM kinesis.put_records('bad', ARRAY['x', 'y']::bytea[], ARRAY['k', NULL])$$);
 
 -- names: empty, too long, bad pattern, unknown
-SELECT pg_temp.err($$SELECT * FROM kinesis.put_record('', 'x', 'k')$$);
-SELECT pg_temp.err($$SELECT * FROM kinesis.put_record(repeat('b', 129), 'x', 'k')$$);
-SELECT pg_temp.err($$SELECT * FROM kinesis.put_record('bad/name', 'x', 'k')$$);
-SELECT pg_temp.err($$SELECT * FROM kinesis.put_record('bad;drop table x', 'x', 'k')$$);
-SELECT pg_temp.err($$SELECT * FROM kinesis.put_record('BAD', 'x', 'k')$$);
-SELECT pg_temp.err($$SELECT * FROM kinesis.put_records('nosuch', ARRAY['x']::bytea[], ARRAY['k'])$$);
+SELECT sqlerr($$SELECT * FROM kinesis.put_record('', 'x', 'k')$$);
+SELECT sqlerr($$SELECT * FROM kinesis.put_record(repeat('b', 129), 'x', 'k')$$);
+SELECT sqlerr($$SELECT * FROM kinesis.put_record('bad/name', 'x', 'k')$$);
+SELECT sqlerr($$SELECT * FROM kinesis.put_record('bad;drop table x', 'x', 'k')$$);
+SELECT sqlerr($$SELECT * FROM kinesis.put_record('BAD', 'x', 'k')$$);
+SELECT sqlerr($$SELECT * FROM kinesis.put_records('nosuch', ARRAY['x']::bytea[], ARRAY['k'])$$);
 
 -- partition keys: empty, over 256 characters (counted in characters)
-SELECT pg_temp.err($$SELECT * FROM kinesis.put_record('bad', 'x', '')$$);
-SELECT pg_temp.err($$SELECT * FROM kinesis.put_record('bad', 'x', repeat('k', 257))$$);
-SELECT pg_temp.err($$SELECT * FROM kinesis.put_records('bad', ARRAY['x', 'y']::bytea[], ARRAY['k', ''])$$);
-SELECT pg_temp.err($$SELECT * FROM kinesis.put_records('bad', ARRAY['x', 'y']::bytea[], ARRAY['k', repeat('é', 257)])$$);
+SELECT sqlerr($$SELECT * FROM kinesis.put_record('bad', 'x', '')$$);
+SELECT sqlerr($$SELECT * FROM kinesis.put_record('bad', 'x', repeat('k', 257))$$);
+SELECT sqlerr($$SELECT * FROM kinesis.put_records('bad', ARRAY['x', 'y']::bytea[], ARRAY['k', ''])$$);
+SELECT sqlerr($$SELECT * FROM kinesis.put_records('bad', ARRAY['x', 'y']::bytea[], ARRAY['k', repeat('é', 257)])$$);
 
 -- entry counts and array shapes
-SELECT pg_temp.err($$SELECT * FROM kinesis.put_records('bad', ARRAY[]::bytea[], ARRAY[]::text[])$$);
-SELECT pg_temp.err($$SELECT * FROM kinesis.put_records('bad',
+SELECT sqlerr($$SELECT * FROM kinesis.put_records('bad', ARRAY[]::bytea[], ARRAY[]::text[])$$);
+SELECT sqlerr($$SELECT * FROM kinesis.put_records('bad',
     ARRAY(SELECT 'x'::bytea FROM generate_series(1, 501)), ARRAY(SELECT 'k' FROM generate_series(1, 501)))$$);
-SELECT pg_temp.err($$SELECT * FROM kinesis.put_records('bad', ARRAY['x', 'y']::bytea[], ARRAY['k'])$$);
-SELECT pg_temp.err($$SELECT * FROM kinesis.put_records('bad', ARRAY['x']::bytea[], ARRAY['k', 'l'])$$);
-SELECT pg_temp.err($$SELECT * FROM kinesis.put_records('bad', ARRAY['x', 'y']::bytea[], ARRAY['k', 'l'], ARRAY[1]::numeric[])$$);
-SELECT pg_temp.err($$SELECT * FROM kinesis.put_records('bad', ARRAY[['x', 'y']]::bytea[], ARRAY[['k', 'l']])$$);
+SELECT sqlerr($$SELECT * FROM kinesis.put_records('bad', ARRAY['x', 'y']::bytea[], ARRAY['k'])$$);
+SELECT sqlerr($$SELECT * FROM kinesis.put_records('bad', ARRAY['x']::bytea[], ARRAY['k', 'l'])$$);
+SELECT sqlerr($$SELECT * FROM kinesis.put_records('bad', ARRAY['x', 'y']::bytea[], ARRAY['k', 'l'], ARRAY[1]::numeric[])$$);
+SELECT sqlerr($$SELECT * FROM kinesis.put_records('bad', ARRAY[['x', 'y']]::bytea[], ARRAY[['k', 'l']])$$);
 
 -- sizes: a record over 1 MiB (data plus key), a request over 5 MiB
-SELECT pg_temp.err($$SELECT * FROM kinesis.put_record('bad', decode(repeat('00', 1048576), 'hex'), 'k')$$);
-SELECT pg_temp.err($$SELECT * FROM kinesis.put_records('bad', ARRAY['x'::bytea, decode(repeat('00', 1048575), 'hex')], ARRAY['k', 'kk'])$$);
-SELECT pg_temp.err($$SELECT * FROM kinesis.put_records('bad',
+SELECT sqlerr($$SELECT * FROM kinesis.put_record('bad', decode(repeat('00', 1048576), 'hex'), 'k')$$);
+SELECT sqlerr($$SELECT * FROM kinesis.put_records('bad', ARRAY['x'::bytea, decode(repeat('00', 1048575), 'hex')], ARRAY['k', 'kk'])$$);
+SELECT sqlerr($$SELECT * FROM kinesis.put_records('bad',
     ARRAY(SELECT decode(repeat('00', 1000000), 'hex') FROM generate_series(1, 6)), ARRAY(SELECT 'k' FROM generate_series(1, 6)))$$);
 
 -- hash keys and ordering numbers
-SELECT pg_temp.err($$SELECT * FROM kinesis.put_record('bad', 'x', 'k', 340282366920938463463374607431768211456)$$);
-SELECT pg_temp.err($$SELECT * FROM kinesis.put_record('bad', 'x', 'k', -1)$$);
-SELECT pg_temp.err($$SELECT * FROM kinesis.put_records('bad', ARRAY['x', 'y']::bytea[], ARRAY['k', 'k'], ARRAY[0, 340282366920938463463374607431768211456])$$);
-SELECT pg_temp.err($$SELECT * FROM kinesis.put_record('bad', 'x', 'k', NULL, 1)$$);
-SELECT pg_temp.err($$SELECT * FROM kinesis.put_record('bad', 'x', 'k', NULL, 99999999999999999999999999999999999999999999999999999999999)$$);
+SELECT sqlerr($$SELECT * FROM kinesis.put_record('bad', 'x', 'k', 340282366920938463463374607431768211456)$$);
+SELECT sqlerr($$SELECT * FROM kinesis.put_record('bad', 'x', 'k', -1)$$);
+SELECT sqlerr($$SELECT * FROM kinesis.put_records('bad', ARRAY['x', 'y']::bytea[], ARRAY['k', 'k'], ARRAY[0, 340282366920938463463374607431768211456])$$);
+SELECT sqlerr($$SELECT * FROM kinesis.put_record('bad', 'x', 'k', NULL, 1)$$);
+SELECT sqlerr($$SELECT * FROM kinesis.put_record('bad', 'x', 'k', NULL, 99999999999999999999999999999999999999999999999999999999999)$$);
 
 -- none of it wrote anything
 SELECT (SELECT count(*) FROM kinesis.read_records('bad', 'shardId-000000000000'))

@@ -4,15 +4,6 @@
 \set VERBOSITY terse
 SET client_min_messages = warning;
 
-CREATE FUNCTION pg_temp.err(q text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE q;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
-GRANT EXECUTE ON FUNCTION pg_temp.err(text) TO PUBLIC;
-
 CREATE ROLE k_owner;
 CREATE ROLE k_writer;
 CREATE ROLE k_reader;
@@ -20,7 +11,7 @@ CREATE ROLE k_nobody;
 
 -- creating streams needs CREATE on schema kinesis_data
 SET ROLE k_owner;
-SELECT pg_temp.err($$SELECT kinesis.create_stream('priv', 1)$$);
+SELECT sqlerr($$SELECT kinesis.create_stream('priv', 1)$$);
 RESET ROLE;
 SELECT count(*) AS streams FROM kinesis.streams;
 GRANT CREATE ON SCHEMA kinesis_data TO k_owner;
@@ -34,36 +25,41 @@ SELECT tableowner FROM pg_tables WHERE schemaname = 'kinesis_data' ORDER BY tabl
 SET ROLE k_nobody;
 SELECT stream_name FROM kinesis.list_streams();
 SELECT count(*) FROM kinesis.list_shards('priv');
-SELECT pg_temp.err($$SELECT * FROM kinesis.put_record('priv', 'x', 'n')$$);
-SELECT pg_temp.err($$SELECT * FROM kinesis.put_records('priv', ARRAY['x']::bytea[], ARRAY['n'])$$);
-SELECT pg_temp.err($$SELECT kinesis.get_shard_iterator('priv', '0', 'TRIM_HORIZON')$$);
-SELECT pg_temp.err($$SELECT count(*) FROM kinesis.read_records('priv', '0')$$);
-SELECT pg_temp.err($$SELECT kinesis.delete_stream('priv')$$);
-SELECT pg_temp.err($$SELECT kinesis.increase_stream_retention_period('priv', 48)$$);
-SELECT pg_temp.err($$SELECT kinesis.add_tags_to_stream('priv', '{"a": "b"}')$$);
-SELECT pg_temp.err($$SELECT kinesis.remove_tags_from_stream('priv', ARRAY['a'])$$);
-SELECT pg_temp.err($$SELECT count(*) FROM kinesis.iterator_secret$$);
-SELECT pg_temp.err($$INSERT INTO kinesis.streams (stream_name, stream_status, stream_mode, retention_period_hours, created_at, next_shard_index) VALUES ('x', 'ACTIVE', 'PROVISIONED', 24, now(), 0)$$);
+SELECT sqlerr($$SELECT * FROM kinesis.put_record('priv', 'x', 'n')$$);
+SELECT sqlerr($$SELECT * FROM kinesis.put_records('priv', ARRAY['x']::bytea[], ARRAY['n'])$$);
+SELECT sqlerr($$SELECT kinesis.get_shard_iterator('priv', '0', 'TRIM_HORIZON')$$);
+SELECT sqlerr($$SELECT count(*) FROM kinesis.read_records('priv', '0')$$);
+SELECT sqlerr($$SELECT kinesis.delete_stream('priv')$$);
+SELECT sqlerr($$SELECT kinesis.increase_stream_retention_period('priv', 48)$$);
+SELECT sqlerr($$SELECT kinesis.add_tags_to_stream('priv', '{"a": "b"}')$$);
+SELECT sqlerr($$SELECT kinesis.remove_tags_from_stream('priv', ARRAY['a'])$$);
+SELECT sqlerr($$SELECT count(*) FROM kinesis.iterator_secret$$);
+SELECT sqlerr($$INSERT INTO kinesis.streams (stream_name, stream_status, stream_mode, retention_period_hours, created_at, next_shard_index) VALUES ('x', 'ACTIVE', 'PROVISIONED', 24, now(), 0)$$);
 RESET ROLE;
 SELECT count(*) AS records FROM kinesis.read_records('priv', '0');
 SELECT retention_period_hours FROM kinesis.describe_stream_summary('priv');
 
 -- the owner grants INSERT to the writer and SELECT to the reader
 SET ROLE k_owner;
-SELECT format('GRANT INSERT ON %s TO k_writer; GRANT SELECT ON %s TO k_reader', table_name, table_name)
-  FROM kinesis.stream_tables WHERE stream_name = 'priv' \gexec
+DO $$
+DECLARE
+    t regclass := (SELECT table_name FROM kinesis.stream_tables WHERE stream_name = 'priv');
+BEGIN
+    EXECUTE format('GRANT INSERT ON %s TO k_writer', t);
+    EXECUTE format('GRANT SELECT ON %s TO k_reader', t);
+END $$;
 RESET ROLE;
 
 SET ROLE k_writer;
 SELECT shard_id FROM kinesis.put_record('priv', 'by writer', 'w');
 SELECT count(*) FROM kinesis.put_records('priv', ARRAY['1', '2']::bytea[], ARRAY['w', 'w']);
-SELECT pg_temp.err($$SELECT count(*) FROM kinesis.read_records('priv', '0')$$);
+SELECT sqlerr($$SELECT count(*) FROM kinesis.read_records('priv', '0')$$);
 RESET ROLE;
 
 SET ROLE k_reader;
 SELECT partition_key, convert_from(data, 'UTF8') FROM kinesis.read_records('priv', '0');
 SELECT cardinality(records) FROM kinesis.get_records(kinesis.get_shard_iterator('priv', '0', 'TRIM_HORIZON'));
-SELECT pg_temp.err($$SELECT * FROM kinesis.put_record('priv', 'x', 'r')$$);
+SELECT sqlerr($$SELECT * FROM kinesis.put_record('priv', 'x', 'r')$$);
 RESET ROLE;
 
 -- only the owner (or a superuser) changes and deletes the stream

@@ -4,14 +4,6 @@
 \set VERBOSITY terse
 SET client_min_messages = warning;
 
-CREATE FUNCTION pg_temp.err(q text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE q;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
-
 SELECT kinesis.create_stream('pg', 2);
 
 -- put_record returns the shard and a 56-digit sequence number
@@ -158,15 +150,15 @@ SELECT cardinality(records)
 -- sequence_number_for_ordering: the new number exceeds the given one
 SELECT sequence_number AS s1 FROM kinesis.put_record('pg', 'o1', 'ord') \gset
 SELECT sequence_number > :s1 FROM kinesis.put_record('pg', 'o2', 'ord', NULL, :s1);
-SELECT pg_temp.err($$SELECT * FROM kinesis.put_record('pg', 'o3', 'ord', NULL, 12345)$$);
-SELECT pg_temp.err($$SELECT * FROM kinesis.put_record('pg', 'o3', 'ord', NULL, -1)$$);
+SELECT sqlerr($$SELECT * FROM kinesis.put_record('pg', 'o3', 'ord', NULL, 12345)$$);
+SELECT sqlerr($$SELECT * FROM kinesis.put_record('pg', 'o3', 'ord', NULL, -1)$$);
 
 -- data is opaque: empty and binary data round-trip; the maximum record size
 -- counts data plus partition key bytes (1 MiB by default)
 SELECT 1 FROM kinesis.put_record('pg', '', 'empty', 0);
 SELECT 1 FROM kinesis.put_record('pg', '\x00ff00'::bytea, 'binary', 0);
 SELECT 1 FROM kinesis.put_record('pg', decode(repeat('ab', 1048576 - 3), 'hex'), 'big', 0);
-SELECT pg_temp.err($$SELECT * FROM kinesis.put_record('pg', decode(repeat('ab', 1048576 - 2), 'hex'), 'big')$$);
+SELECT sqlerr($$SELECT * FROM kinesis.put_record('pg', decode(repeat('ab', 1048576 - 2), 'hex'), 'big')$$);
 SELECT partition_key, length(data), md5(data) = md5(decode(repeat('ab', 1048576 - 3), 'hex')) AS intact
   FROM kinesis.read_records('pg', 'shardId-000000000000')
  WHERE partition_key IN ('empty', 'binary', 'big') ORDER BY sequence_number;
@@ -195,8 +187,8 @@ SELECT count(*) FROM (SELECT (unnest(g.records)).* FROM kinesis.get_records(
 -- shard ids are lenient like Kinesis: shardId-1, 1 and anything-00001 name shard 1
 SELECT count(*) FROM kinesis.read_records('pg', 'shardId-1');
 SELECT count(*) FROM kinesis.read_records('pg', 'x-00001');
-SELECT pg_temp.err($$SELECT count(*) FROM kinesis.read_records('pg', 'shardId-000000000002')$$);
-SELECT pg_temp.err($$SELECT count(*) FROM kinesis.read_records('pg', 'shardId-2147483648')$$);
-SELECT pg_temp.err($$SELECT count(*) FROM kinesis.read_records('pg', 'shardId-ABC')$$);
+SELECT sqlerr($$SELECT count(*) FROM kinesis.read_records('pg', 'shardId-000000000002')$$);
+SELECT sqlerr($$SELECT count(*) FROM kinesis.read_records('pg', 'shardId-2147483648')$$);
+SELECT sqlerr($$SELECT count(*) FROM kinesis.read_records('pg', 'shardId-ABC')$$);
 
 SELECT kinesis.delete_stream('pg');

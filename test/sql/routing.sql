@@ -4,14 +4,6 @@
 \set VERBOSITY terse
 SET client_min_messages = warning;
 
-CREATE FUNCTION pg_temp.err(q text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE q;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
-
 -- the hash key of a partition key, computed in SQL from md5()
 CREATE FUNCTION pg_temp.hash_key(k text) RETURNS numeric LANGUAGE sql AS $$
     SELECT sum(('x' || substr(md5(convert_to(k, 'UTF8')), i * 8 + 1, 8))::bit(32)::bigint
@@ -56,13 +48,13 @@ SELECT ordinality, shard_id
                            ARRAY[NULL, 85070591730234615865843651857942052864, 340282366920938463463374607431768211455]);
 
 -- out of range or malformed explicit hash keys
-SELECT pg_temp.err($$SELECT * FROM kinesis.put_record('r2', 'x', 'a', 340282366920938463463374607431768211456)$$);
-SELECT pg_temp.err($$SELECT * FROM kinesis.put_record('r2', 'x', 'a', 999999999999999999999999999999999999999)$$);
-SELECT pg_temp.err($$SELECT * FROM kinesis.put_record('r2', 'x', 'a', 1000000000000000000000000000000000000000)$$);
-SELECT pg_temp.err($$SELECT * FROM kinesis.put_record('r2', 'x', 'a', -1)$$);
-SELECT pg_temp.err($$SELECT * FROM kinesis.put_record('r2', 'x', 'a', 1.5)$$);
-SELECT pg_temp.err($$SELECT * FROM kinesis.put_record('r2', 'x', 'a', 'NaN')$$);
-SELECT pg_temp.err($$SELECT * FROM kinesis.put_records('r2', ARRAY['1', '2']::bytea[], ARRAY['a', 'b'], ARRAY[1, 340282366920938463463374607431768211456])$$);
+SELECT sqlerr($$SELECT * FROM kinesis.put_record('r2', 'x', 'a', 340282366920938463463374607431768211456)$$);
+SELECT sqlerr($$SELECT * FROM kinesis.put_record('r2', 'x', 'a', 999999999999999999999999999999999999999)$$);
+SELECT sqlerr($$SELECT * FROM kinesis.put_record('r2', 'x', 'a', 1000000000000000000000000000000000000000)$$);
+SELECT sqlerr($$SELECT * FROM kinesis.put_record('r2', 'x', 'a', -1)$$);
+SELECT sqlerr($$SELECT * FROM kinesis.put_record('r2', 'x', 'a', 1.5)$$);
+SELECT sqlerr($$SELECT * FROM kinesis.put_record('r2', 'x', 'a', 'NaN')$$);
+SELECT sqlerr($$SELECT * FROM kinesis.put_records('r2', ARRAY['1', '2']::bytea[], ARRAY['a', 'b'], ARRAY[1, 340282366920938463463374607431768211456])$$);
 
 -- MD5 routing agrees with PostgreSQL's md5() for keys of every length
 -- (1 to 256 characters, multi-byte included, across MD5 block boundaries)
@@ -83,7 +75,7 @@ SELECT count(DISTINCT shard_id) AS shards_used FROM placed;
 
 -- a partition key of 256 characters is accepted, 257 is not
 SELECT shard_id IS NOT NULL FROM kinesis.put_record('r7', 'x', repeat('ü', 256));
-SELECT pg_temp.err($$SELECT * FROM kinesis.put_record('r7', 'x', repeat('ü', 257))$$);
-SELECT pg_temp.err($$SELECT * FROM kinesis.put_record('r7', 'x', '')$$);
+SELECT sqlerr($$SELECT * FROM kinesis.put_record('r7', 'x', repeat('ü', 257))$$);
+SELECT sqlerr($$SELECT * FROM kinesis.put_record('r7', 'x', '')$$);
 
 SELECT kinesis.delete_stream(stream_name) FROM kinesis.list_streams();

@@ -2,15 +2,6 @@
 \set VERBOSITY terse
 SET client_min_messages = warning;
 
--- the SQLSTATE and message of a statement's error
-CREATE FUNCTION pg_temp.err(q text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE q;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
-
 SELECT kinesis.create_stream('orders', 3);
 SELECT kinesis.create_stream('clicks', 4, retention_period_hours => 48,
                              tags => '{"team": "web", "env": "prod"}');
@@ -54,13 +45,13 @@ SELECT count(*) FROM kinesis.list_shards('orders', 'AT_TRIM_HORIZON');
 SELECT count(*) FROM kinesis.list_shards('orders', 'FROM_TRIM_HORIZON');
 SELECT count(*) FROM kinesis.list_shards('orders', 'AT_TIMESTAMP', NULL, now());
 SELECT count(*) FROM kinesis.list_shards('orders', 'FROM_TIMESTAMP', NULL, now() - interval '1 day');
-SELECT pg_temp.err($$SELECT count(*) FROM kinesis.list_shards('orders', 'AT_TIMESTAMP', NULL, now() + interval '1 day')$$);
-SELECT pg_temp.err($$SELECT count(*) FROM kinesis.list_shards('orders', 'AFTER_SHARD_ID')$$);
-SELECT pg_temp.err($$SELECT count(*) FROM kinesis.list_shards('orders', 'AT_LATEST', 'shardId-000000000000')$$);
-SELECT pg_temp.err($$SELECT count(*) FROM kinesis.list_shards('orders', 'AT_TIMESTAMP')$$);
-SELECT pg_temp.err($$SELECT count(*) FROM kinesis.list_shards('orders', 'SOMEWHERE')$$);
-SELECT pg_temp.err($$SELECT count(*) FROM kinesis.list_shards('orders', 'AFTER_SHARD_ID', 'shardId-x')$$);
-SELECT pg_temp.err($$SELECT count(*) FROM kinesis.list_shards('nosuch')$$);
+SELECT sqlerr($$SELECT count(*) FROM kinesis.list_shards('orders', 'AT_TIMESTAMP', NULL, now() + interval '1 day')$$);
+SELECT sqlerr($$SELECT count(*) FROM kinesis.list_shards('orders', 'AFTER_SHARD_ID')$$);
+SELECT sqlerr($$SELECT count(*) FROM kinesis.list_shards('orders', 'AT_LATEST', 'shardId-000000000000')$$);
+SELECT sqlerr($$SELECT count(*) FROM kinesis.list_shards('orders', 'AT_TIMESTAMP')$$);
+SELECT sqlerr($$SELECT count(*) FROM kinesis.list_shards('orders', 'SOMEWHERE')$$);
+SELECT sqlerr($$SELECT count(*) FROM kinesis.list_shards('orders', 'AFTER_SHARD_ID', 'shardId-x')$$);
+SELECT sqlerr($$SELECT count(*) FROM kinesis.list_shards('nosuch')$$);
 
 -- the record tables: one partition per shard, named by ids, not by user text
 SELECT stream_name, table_name::text ~ '^kinesis_data\.stream_\d+$' AS named_by_id
@@ -75,12 +66,12 @@ SELECT kinesis.increase_stream_retention_period('orders', 72);
 SELECT kinesis.increase_stream_retention_period('orders', 72);
 SELECT kinesis.decrease_stream_retention_period('orders', 48);
 SELECT retention_period_hours FROM kinesis.describe_stream_summary('orders');
-SELECT pg_temp.err($$SELECT kinesis.increase_stream_retention_period('orders', 24)$$);
-SELECT pg_temp.err($$SELECT kinesis.decrease_stream_retention_period('orders', 96)$$);
-SELECT pg_temp.err($$SELECT kinesis.increase_stream_retention_period('orders', 8761)$$);
-SELECT pg_temp.err($$SELECT kinesis.decrease_stream_retention_period('orders', 23)$$);
-SELECT pg_temp.err($$SELECT kinesis.increase_stream_retention_period('orders', NULL)$$);
-SELECT pg_temp.err($$SELECT kinesis.increase_stream_retention_period('nosuch', 48)$$);
+SELECT sqlerr($$SELECT kinesis.increase_stream_retention_period('orders', 24)$$);
+SELECT sqlerr($$SELECT kinesis.decrease_stream_retention_period('orders', 96)$$);
+SELECT sqlerr($$SELECT kinesis.increase_stream_retention_period('orders', 8761)$$);
+SELECT sqlerr($$SELECT kinesis.decrease_stream_retention_period('orders', 23)$$);
+SELECT sqlerr($$SELECT kinesis.increase_stream_retention_period('orders', NULL)$$);
+SELECT sqlerr($$SELECT kinesis.increase_stream_retention_period('nosuch', 48)$$);
 SELECT retention_period_hours FROM kinesis.describe_stream_summary('orders');
 
 -- tags
@@ -89,35 +80,35 @@ SELECT kinesis.add_tags_to_stream('clicks', '{"env": "staging", "owner": "ana@ex
 SELECT * FROM kinesis.list_tags_for_stream('clicks');
 SELECT kinesis.remove_tags_from_stream('clicks', ARRAY['env', 'missing']);
 SELECT * FROM kinesis.list_tags_for_stream('clicks');
-SELECT pg_temp.err($$SELECT kinesis.add_tags_to_stream('clicks', '{"aws:secret": "x"}')$$);
-SELECT pg_temp.err($$SELECT kinesis.add_tags_to_stream('clicks', '{"bad<char>": "x"}')$$);
-SELECT pg_temp.err($$SELECT kinesis.add_tags_to_stream('clicks', '{"n": 1}')$$);
-SELECT pg_temp.err($$SELECT kinesis.add_tags_to_stream('clicks', '["a"]')$$);
-SELECT pg_temp.err($$SELECT kinesis.add_tags_to_stream('clicks', '{}')$$);
-SELECT pg_temp.err($$SELECT kinesis.add_tags_to_stream('clicks', jsonb_build_object(repeat('k', 129), 'v'))$$);
-SELECT pg_temp.err($$SELECT kinesis.add_tags_to_stream('clicks', jsonb_build_object('k', repeat('v', 257)))$$);
-SELECT pg_temp.err($$SELECT kinesis.add_tags_to_stream('clicks',
+SELECT sqlerr($$SELECT kinesis.add_tags_to_stream('clicks', '{"aws:secret": "x"}')$$);
+SELECT sqlerr($$SELECT kinesis.add_tags_to_stream('clicks', '{"bad<char>": "x"}')$$);
+SELECT sqlerr($$SELECT kinesis.add_tags_to_stream('clicks', '{"n": 1}')$$);
+SELECT sqlerr($$SELECT kinesis.add_tags_to_stream('clicks', '["a"]')$$);
+SELECT sqlerr($$SELECT kinesis.add_tags_to_stream('clicks', '{}')$$);
+SELECT sqlerr($$SELECT kinesis.add_tags_to_stream('clicks', jsonb_build_object(repeat('k', 129), 'v'))$$);
+SELECT sqlerr($$SELECT kinesis.add_tags_to_stream('clicks', jsonb_build_object('k', repeat('v', 257)))$$);
+SELECT sqlerr($$SELECT kinesis.add_tags_to_stream('clicks',
     (SELECT jsonb_object_agg('k' || i, 'v') FROM generate_series(1, 49) i))$$);
-SELECT pg_temp.err($$SELECT kinesis.remove_tags_from_stream('clicks', ARRAY[]::text[])$$);
-SELECT pg_temp.err($$SELECT kinesis.remove_tags_from_stream('clicks', ARRAY[NULL]::text[])$$);
+SELECT sqlerr($$SELECT kinesis.remove_tags_from_stream('clicks', ARRAY[]::text[])$$);
+SELECT sqlerr($$SELECT kinesis.remove_tags_from_stream('clicks', ARRAY[NULL]::text[])$$);
 -- none of the refused calls changed anything
 SELECT * FROM kinesis.list_tags_for_stream('clicks');
-SELECT pg_temp.err($$SELECT * FROM kinesis.list_tags_for_stream('nosuch')$$);
+SELECT sqlerr($$SELECT * FROM kinesis.list_tags_for_stream('nosuch')$$);
 
 -- create_stream refusals write nothing
-SELECT pg_temp.err($$SELECT kinesis.create_stream('orders', 2)$$);
-SELECT pg_temp.err($$SELECT kinesis.create_stream('', 1)$$);
-SELECT pg_temp.err($$SELECT kinesis.create_stream(repeat('x', 129), 1)$$);
-SELECT pg_temp.err($$SELECT kinesis.create_stream('has space', 1)$$);
-SELECT pg_temp.err($$SELECT kinesis.create_stream(NULL, 1)$$);
-SELECT pg_temp.err($$SELECT kinesis.create_stream('s1')$$);
-SELECT pg_temp.err($$SELECT kinesis.create_stream('s1', 0)$$);
-SELECT pg_temp.err($$SELECT kinesis.create_stream('s1', 1, 'SOMETIMES')$$);
-SELECT pg_temp.err($$SELECT kinesis.create_stream('s1', 1, retention_period_hours => 23)$$);
-SELECT pg_temp.err($$SELECT kinesis.create_stream('s1', 1, retention_period_hours => 8761)$$);
-SELECT pg_temp.err($$SELECT kinesis.create_stream('s1', 100000)$$);
-SELECT pg_temp.err($$SELECT kinesis.create_stream('s1', 1, tags => '{"aws:x": "y"}')$$);
-SELECT pg_temp.err($$SELECT kinesis.create_stream('s1', 1, tags =>
+SELECT sqlerr($$SELECT kinesis.create_stream('orders', 2)$$);
+SELECT sqlerr($$SELECT kinesis.create_stream('', 1)$$);
+SELECT sqlerr($$SELECT kinesis.create_stream(repeat('x', 129), 1)$$);
+SELECT sqlerr($$SELECT kinesis.create_stream('has space', 1)$$);
+SELECT sqlerr($$SELECT kinesis.create_stream(NULL, 1)$$);
+SELECT sqlerr($$SELECT kinesis.create_stream('s1')$$);
+SELECT sqlerr($$SELECT kinesis.create_stream('s1', 0)$$);
+SELECT sqlerr($$SELECT kinesis.create_stream('s1', 1, 'SOMETIMES')$$);
+SELECT sqlerr($$SELECT kinesis.create_stream('s1', 1, retention_period_hours => 23)$$);
+SELECT sqlerr($$SELECT kinesis.create_stream('s1', 1, retention_period_hours => 8761)$$);
+SELECT sqlerr($$SELECT kinesis.create_stream('s1', 100000)$$);
+SELECT sqlerr($$SELECT kinesis.create_stream('s1', 1, tags => '{"aws:x": "y"}')$$);
+SELECT sqlerr($$SELECT kinesis.create_stream('s1', 1, tags =>
     (SELECT jsonb_object_agg('k' || i, 'v') FROM generate_series(1, 51) i))$$);
 SELECT count(*) AS streams FROM kinesis.streams;
 SELECT count(*) AS tables FROM pg_class WHERE relnamespace = 'kinesis_data'::regnamespace;
@@ -130,7 +121,7 @@ SELECT stream_name FROM kinesis.list_streams() WHERE stream_name ILIKE 'my%';
 -- delete
 SELECT kinesis.delete_stream('My_Stream.v1-a');
 SELECT kinesis.delete_stream('my_stream.v1-a', enforce_consumer_deletion => true);
-SELECT pg_temp.err($$SELECT kinesis.delete_stream('My_Stream.v1-a')$$);
+SELECT sqlerr($$SELECT kinesis.delete_stream('My_Stream.v1-a')$$);
 SELECT kinesis.delete_stream('orders');
 SELECT kinesis.delete_stream('clicks');
 SELECT kinesis.delete_stream('auto');

@@ -3,14 +3,6 @@
 \set VERBOSITY terse
 SET client_min_messages = warning;
 
-CREATE FUNCTION pg_temp.err(q text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE q;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
-
 SELECT kinesis.create_stream('tx', 1);
 CREATE TABLE orders (id int PRIMARY KEY, item text);
 
@@ -68,9 +60,9 @@ COMMIT PREPARED 'kinesis_read';
 
 -- read-only transactions cannot write
 BEGIN READ ONLY;
-SELECT pg_temp.err($$SELECT * FROM kinesis.put_record('tx', 'r', 'ro')$$);
-SELECT pg_temp.err($$SELECT * FROM kinesis.put_records('tx', ARRAY['r']::bytea[], ARRAY['ro'])$$);
-SELECT pg_temp.err($$SELECT kinesis.create_stream('ro', 1)$$);
+SELECT sqlerr($$SELECT * FROM kinesis.put_record('tx', 'r', 'ro')$$);
+SELECT sqlerr($$SELECT * FROM kinesis.put_records('tx', ARRAY['r']::bytea[], ARRAY['ro'])$$);
+SELECT sqlerr($$SELECT kinesis.create_stream('ro', 1)$$);
 SELECT count(*) FROM kinesis.read_records('tx', 'shardId-000000000000');
 COMMIT;
 
@@ -93,10 +85,10 @@ COMMIT;
 
 -- records are append-only: direct writes to the record tables are refused
 SELECT table_name AS t FROM kinesis.stream_tables WHERE stream_name = 'tx' \gset
-SELECT pg_temp.err(format('INSERT INTO %s VALUES (1, now(), 0, %L, %L)', :'t', 'k', 'd'));
-SELECT pg_temp.err(format('UPDATE %s SET data = %L', :'t', 'changed'));
-SELECT pg_temp.err(format('DELETE FROM %s', :'t'));
-SELECT pg_temp.err(format('INSERT INTO %s_shard_0 VALUES (1, now(), 0, %L, %L)', :'t', 'k', 'd'));
+SELECT sqlerr(format('INSERT INTO %s VALUES (1, now(), 0, %L, %L)', :'t', 'k', 'd'));
+SELECT sqlerr(format('UPDATE %s SET data = %L', :'t', 'changed'));
+SELECT sqlerr(format('DELETE FROM %s', :'t'));
+SELECT sqlerr(format('INSERT INTO %s_shard_0 VALUES (1, now(), 0, %L, %L)', :'t', 'k', 'd'));
 SELECT count(*) FROM kinesis.read_records('tx', 'shardId-000000000000');
 
 DROP TABLE orders;
