@@ -189,34 +189,28 @@ done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "n/a" }'; }
 rows() { awk -v t="$1" -v n="$2" 'BEGIN { printf "%.0f", t * n }'; }
 
+# compare LABEL ROWS_PER_TX KINESIS_TPS BASELINE_TPS TARGET
+compare() {
+	printf '%-44s %14s %14s %8s %8s\n' "$1" "$(rows "$3" "$2")" "$(rows "$4" "$2")" \
+		"$(ratio "$3" "$4")" "$5"
+}
+
+# by_shards LABEL TPS_1 TPS_64 TPS_1000
+by_shards() {
+	printf '%-44s %14s %14s %14s %8s\n' "$1" "$(rows "$2" 1)" "$(rows "$3" 1)" \
+		"$(rows "$4" 1)" "$(ratio "$4" "$2")"
+}
+
 echo
 printf '%-44s %14s %14s %8s %8s\n' "workload" "kinesis rows/s" "baseline" "ratio" "target"
-printf '%-44s %14s %14s %8s %8s\n' "put_records x500 vs multi-row INSERT" \
-	"$(rows "$tps_put_records" 500)" "$(rows "$tps_insert_500" 500)" \
-	"$(ratio "$tps_put_records" "$tps_insert_500")" ">=0.85x"
-printf '%-44s %14s %14s %8s %8s\n' "put_records x500 vs pgq.insert_event x500" \
-	"$(rows "$tps_put_records" 500)" "$(rows "$tps_pgq_500" 500)" \
-	"$(ratio "$tps_put_records" "$tps_pgq_500")" ">=1.5x"
-printf '%-44s %14s %14s %8s %8s\n' "put_record vs INSERT, autocommit" \
-	"$(rows "$tps_put_record" 1)" "$(rows "$tps_insert_1" 1)" \
-	"$(ratio "$tps_put_record" "$tps_insert_1")" ">=0.9x"
-printf '%-44s %14s %14s %8s %8s\n' "read_records vs PK range scan" \
-	"$(rows "$tps_read_records" 200000)" "$(rows "$tps_pk_scan" 200000)" \
-	"$(ratio "$tps_read_records" "$tps_pk_scan")" ">=0.9x"
-printf '%-44s %14s %14s %8s %8s\n' "  (vs PK range scan with a bigint key)" \
-	"$(rows "$tps_read_records" 200000)" "$(rows "$tps_pk_bigint" 200000)" \
-	"$(ratio "$tps_read_records" "$tps_pk_bigint")" ""
-printf '%-44s %14s %14s %8s %8s\n' "get_records vs PK range scan" \
-	"$(rows "$tps_get_records" 200000)" "$(rows "$tps_pk_scan" 200000)" \
-	"$(ratio "$tps_get_records" "$tps_pk_scan")" ">=0.6x"
+compare "put_records x500 vs multi-row INSERT" 500 "$tps_put_records" "$tps_insert_500" ">=0.85x"
+compare "put_records x500 vs pgq.insert_event x500" 500 "$tps_put_records" "$tps_pgq_500" ">=1.5x"
+compare "put_record vs INSERT, autocommit" 1 "$tps_put_record" "$tps_insert_1" ">=0.9x"
+compare "read_records vs PK range scan" 200000 "$tps_read_records" "$tps_pk_scan" ">=0.9x"
+compare "  (vs PK range scan with a bigint key)" 200000 "$tps_read_records" "$tps_pk_bigint" ""
+compare "get_records vs PK range scan" 200000 "$tps_get_records" "$tps_pk_scan" ">=0.6x"
 echo
 printf '%-44s %14s %14s %14s %8s\n' "shards" "1" "64" "1000" "1000/1"
-printf '%-44s %14s %14s %14s %8s\n' "put_record calls/s" \
-	"$(rows "${tps_put_n[1]}" 1)" "$(rows "${tps_put_n[64]}" 1)" "$(rows "${tps_put_n[1000]}" 1)" \
-	"$(ratio "${tps_put_n[1000]}" "${tps_put_n[1]}")"
-printf '%-44s %14s %14s %14s %8s\n' "  (INSERT into as many partitions, rows/s)" \
-	"$(rows "${tps_ins_n[1]}" 1)" "$(rows "${tps_ins_n[64]}" 1)" "$(rows "${tps_ins_n[1000]}" 1)" \
-	"$(ratio "${tps_ins_n[1000]}" "${tps_ins_n[1]}")"
-printf '%-44s %14s %14s %14s %8s\n' "get_shard_iterator + get_records(50) calls/s" \
-	"$(rows "${tps_get_n[1]}" 1)" "$(rows "${tps_get_n[64]}" 1)" "$(rows "${tps_get_n[1000]}" 1)" \
-	"$(ratio "${tps_get_n[1000]}" "${tps_get_n[1]}")"
+by_shards "put_record calls/s" "${tps_put_n[1]}" "${tps_put_n[64]}" "${tps_put_n[1000]}"
+by_shards "  (INSERT into as many partitions, rows/s)" "${tps_ins_n[1]}" "${tps_ins_n[64]}" "${tps_ins_n[1000]}"
+by_shards "get_shard_iterator + get_records(50) calls/s" "${tps_get_n[1]}" "${tps_get_n[64]}" "${tps_get_n[1000]}"
