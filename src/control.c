@@ -30,6 +30,7 @@
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
@@ -98,17 +99,40 @@ spi_exec(const char *sql, int nargs, Oid *types, Datum *values,
 }
 
 /*
- * Connect to SPI, refuse read-only transactions and lock the catalog
- * against concurrent control operations.
+ * Connect to SPI, refuse read-only transactions, pin search_path and lock
+ * the catalog against concurrent control operations.  Returns the GUC nest
+ * level to pass to control_end.
+ *
+ * Some statements run as the extension owner, so the caller's search_path
+ * must not be able to resolve their functions and operators to objects of
+ * the caller's choosing: search_path is "pg_catalog, pg_temp" until
+ * control_end (every name of ours is schema-qualified).
  */
-static void
+static int
 control_begin(const char *cmdname)
 {
+	int			nestlevel;
+
 	PreventCommandIfReadOnly(cmdname);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
 	spi_exec("LOCK TABLE kinesis.streams IN SHARE ROW EXCLUSIVE MODE",
 			 0, NULL, NULL, true, SPI_OK_UTILITY);
+	return nestlevel;
+}
+
+/*
+ * Undo control_begin.
+ */
+static void
+control_end(int nestlevel)
+{
+	AtEOXact_GUC(true, nestlevel);
+	SPI_finish();
 }
 
 /*
@@ -456,6 +480,7 @@ check_shard_limit(int shard_count)
 Datum
 kinesis_create_stream(PG_FUNCTION_ARGS)
 {
+	int			nestlevel;
 	char	   *name;
 	KinesisStreamMode mode;
 	int			shard_count;
@@ -483,7 +508,7 @@ kinesis_create_stream(PG_FUNCTION_ARGS)
 				 errdetail("A stream can have at most %d shards.", kinesis_max_shards),
 				 errhint("Raise kinesis.max_shards and restart the server.")));
 
-	control_begin("create_stream");
+	nestlevel = control_begin("create_stream");
 	if (pg_namespace_aclcheck(KinesisDataNamespace(), GetUserId(), ACL_CREATE) != ACLCHECK_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -515,7 +540,7 @@ kinesis_create_stream(PG_FUNCTION_ARGS)
 	store_initial_shards(stream_id, shard_count, created);
 	store_tags(stream_id, name, &tags);
 
-	SPI_finish();
+	control_end(nestlevel);
 	PG_RETURN_VOID();
 }
 
@@ -525,6 +550,7 @@ kinesis_create_stream(PG_FUNCTION_ARGS)
 Datum
 kinesis_delete_stream(PG_FUNCTION_ARGS)
 {
+	int			nestlevel;
 	char	   *name;
 	StreamRow	row;
 	Oid			type = INT8OID;
@@ -534,7 +560,7 @@ kinesis_delete_stream(PG_FUNCTION_ARGS)
 	name = KinesisStreamNameArg(fcinfo, 0);
 	KinesisRequireArg(fcinfo, 1, "enforce_consumer_deletion");
 
-	control_begin("delete_stream");
+	nestlevel = control_begin("delete_stream");
 	row = stream_row(name);
 	require_owner(&row, name);
 
@@ -548,7 +574,7 @@ kinesis_delete_stream(PG_FUNCTION_ARGS)
 			 1, &type, &value, true, SPI_OK_DELETE);
 	KinesisStableForgetStream(row.stream_id);
 
-	SPI_finish();
+	control_end(nestlevel);
 	PG_RETURN_VOID();
 }
 
@@ -558,6 +584,7 @@ kinesis_delete_stream(PG_FUNCTION_ARGS)
 static void
 change_retention(FunctionCallInfo fcinfo, bool increase)
 {
+	int			nestlevel;
 	const char *cmdname = increase ? "increase_stream_retention_period" :
 		"decrease_stream_retention_period";
 	char	   *name;
@@ -572,7 +599,7 @@ change_retention(FunctionCallInfo fcinfo, bool increase)
 	hours = PG_GETARG_INT32(1);
 	check_retention(hours);
 
-	control_begin(cmdname);
+	nestlevel = control_begin(cmdname);
 	row = stream_row(name);
 	require_owner(&row, name);
 	require_active(&row, name);
@@ -595,7 +622,7 @@ change_retention(FunctionCallInfo fcinfo, bool increase)
 			 " WHERE stream_id = $1", 2, types, values, true, SPI_OK_UPDATE);
 	if (OidIsValid(row.relid))
 		KinesisInvalidateStream(row.relid);
-	SPI_finish();
+	control_end(nestlevel);
 }
 
 Datum
@@ -618,6 +645,7 @@ kinesis_decrease_stream_retention_period(PG_FUNCTION_ARGS)
 Datum
 kinesis_add_tags_to_stream(PG_FUNCTION_ARGS)
 {
+	int			nestlevel;
 	char	   *name;
 	TagList		tags;
 	StreamRow	row;
@@ -631,11 +659,11 @@ kinesis_add_tags_to_stream(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_KINESIS_VALIDATION),
 				 errmsg("tags must not be empty")));
 
-	control_begin("add_tags_to_stream");
+	nestlevel = control_begin("add_tags_to_stream");
 	row = stream_row(name);
 	require_owner(&row, name);
 	store_tags(row.stream_id, name, &tags);
-	SPI_finish();
+	control_end(nestlevel);
 	PG_RETURN_VOID();
 }
 
@@ -645,6 +673,7 @@ kinesis_add_tags_to_stream(PG_FUNCTION_ARGS)
 Datum
 kinesis_remove_tags_from_stream(PG_FUNCTION_ARGS)
 {
+	int			nestlevel;
 	char	   *name;
 	ArrayType  *keys;
 	StreamRow	row;
@@ -677,14 +706,14 @@ kinesis_remove_tags_from_stream(PG_FUNCTION_ARGS)
 		check_tag(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key), NULL, 0);
 	}
 
-	control_begin("remove_tags_from_stream");
+	nestlevel = control_begin("remove_tags_from_stream");
 	row = stream_row(name);
 	require_owner(&row, name);
 	values[0] = Int64GetDatum(row.stream_id);
 	values[1] = PointerGetDatum(keys);
 	spi_exec("DELETE FROM kinesis.tags WHERE stream_id = $1 AND key = ANY ($2)",
 			 2, types, values, true, SPI_OK_DELETE);
-	SPI_finish();
+	control_end(nestlevel);
 	PG_RETURN_VOID();
 }
 

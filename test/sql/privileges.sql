@@ -62,6 +62,20 @@ SELECT cardinality(records) FROM kinesis.get_records(kinesis.get_shard_iterator(
 SELECT sqlerr($$SELECT * FROM kinesis.put_record('priv', 'x', 'r')$$);
 RESET ROLE;
 
+-- statements that run as the extension owner ignore the caller's
+-- search_path: a function planted to shadow a built-in is never called
+CREATE SCHEMA k_evil AUTHORIZATION k_owner;
+SET ROLE k_owner;
+CREATE FUNCTION k_evil.eq(bigint, bigint) RETURNS boolean
+    LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'hijacked as %', current_user; END $$;
+CREATE OPERATOR k_evil.= (LEFTARG = bigint, RIGHTARG = bigint, FUNCTION = k_evil.eq);
+SET search_path = k_evil, pg_catalog, public;
+SELECT kinesis.add_tags_to_stream('priv', '{"safe": "yes"}');
+SELECT kinesis.remove_tags_from_stream('priv', ARRAY['safe']);
+RESET search_path;
+RESET ROLE;
+DROP SCHEMA k_evil CASCADE;
+
 -- only the owner (or a superuser) changes and deletes the stream
 SET ROLE k_owner;
 SELECT kinesis.increase_stream_retention_period('priv', 48);
