@@ -29,6 +29,7 @@
 #include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -286,9 +287,16 @@ stream_load(KinesisStream *stream)
 	HeapTuple	tuple;
 	Oid			nspid = KinesisDataNamespace();
 	bool		found = false;
+	int			nestlevel;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+
+	/* the cache is shared by every role of the session: pin name lookup */
+	nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
 
 	catalog_query("SELECT stream_id, stream_status, stream_mode,"
 				  " retention_period_hours, max_record_size_kib, created_at"
@@ -315,6 +323,7 @@ stream_load(KinesisStream *stream)
 		found = true;
 	}
 
+	AtEOXact_GUC(true, nestlevel);
 	SPI_finish();
 	return found;
 }
