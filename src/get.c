@@ -184,7 +184,18 @@ shard_counter(Datum seqnum, KinesisStream *stream, KinesisShard *shard,
 	if (KinesisSeqNoFromNumeric(seqnum, &seq) &&
 		seq.shard_index == shard->shard_index &&
 		seq.create_secs == shard->create_secs)
-		return seq.counter;
+	{
+		/* a closed shard's ending number is the one valid number beyond */
+		if (seq.counter < KinesisStableNextCounter(shard) ||
+			(shard->close_secs >= 0 && seq.counter == KINESIS_MAX_COUNTER))
+			return seq.counter;
+		ereport(ERROR,
+				(errcode(ERRCODE_KINESIS_INVALID_ARGUMENT),
+				 errmsg("%s %s was never handed out by shard \"%s\"",
+						argname, DatumGetCString(DirectFunctionCall1(numeric_out, seqnum)),
+						KinesisShardIdString(shard->shard_index)),
+				 errdetail("It lies beyond the shard's newest sequence number.")));
+	}
 
 	str = DatumGetCString(DirectFunctionCall1(numeric_out, seqnum));
 	if (!KinesisSeqNoFromNumeric(seqnum, &seq))

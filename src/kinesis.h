@@ -226,6 +226,7 @@ extern int64 KinesisStableAllocate(KinesisShard *shard, int count,
 								   int64 min_counter, TimestampTz arrival);
 extern int64 KinesisStableBound(KinesisShard *shard, TimestampTz *tip,
 								 int64 *next_counter);
+extern int64 KinesisStableNextCounter(KinesisShard *shard);
 extern void KinesisStableForgetStream(int64 stream_id);
 
 /* in catalog.c */

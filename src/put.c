@@ -51,6 +51,12 @@ PG_FUNCTION_INFO_V1(kinesis_forbid_direct_write);
 #define REC_COL_DATA		4
 #define REC_NCOLS			5
 
+/* Seconds between the Unix epoch and the PostgreSQL epoch */
+#define UNIX_TO_PG_SECS ((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY)
+
+/* How far ahead of the clock an ordering number's counter may be */
+#define ORDERING_CLOCK_TOLERANCE_SECS	3600
+
 /* One record of a request, validated */
 typedef struct PutEntry
 {
@@ -246,21 +252,33 @@ static int64
 ordering_min_counter(Datum seqnum, KinesisShard *shard)
 {
 	KinesisSeqNo seq;
-	int64		now_secs = (KinesisNow() / USECS_PER_SEC) +
-		(int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY;
+	TimestampTz now = KinesisNow();
+	int64		now_secs = now / USECS_PER_SEC + UNIX_TO_PG_SECS;
+	bool		valid;
 
-	if (!KinesisSeqNoFromNumeric(seqnum, &seq) ||
-		seq.write_secs > now_secs || seq.create_secs > now_secs)
+	/*
+	 * Valid: well-formed, not from the future, and with a counter (a clock
+	 * in microseconds, see stable.c) not far ahead of the clock, so that no
+	 * made-up number can push a shard's counter toward its end.
+	 */
+	valid = KinesisSeqNoFromNumeric(seqnum, &seq) &&
+		seq.write_secs <= now_secs && seq.create_secs <= now_secs &&
+		seq.counter <= (now_secs + ORDERING_CLOCK_TOLERANCE_SECS) * USECS_PER_SEC;
+	/* of this very shard: a number it handed out */
+	if (valid && seq.shard_index == shard->shard_index &&
+		seq.create_secs == shard->create_secs)
+		valid = seq.counter < KinesisStableNextCounter(shard);
+	if (!valid)
 		ereport(ERROR,
 				(errcode(ERRCODE_KINESIS_INVALID_ARGUMENT),
 				 errmsg("sequence number %s used for ordering is invalid",
 						DatumGetCString(DirectFunctionCall1(numeric_out, seqnum)))));
 
 	/* numbers of shards created earlier are below every number of this one */
-	if (seq.create_secs == shard->create_secs &&
-		(seq.shard_index & 0xf) == (shard->shard_index & 0xf))
-		return seq.counter;
-	return -1;
+	if (seq.create_secs != shard->create_secs ||
+		(seq.shard_index & 0xf) != (shard->shard_index & 0xf))
+		return -1;
+	return seq.counter;
 }
 
 /*

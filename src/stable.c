@@ -431,6 +431,21 @@ KinesisStableBound(KinesisShard *shard, TimestampTz *tip, int64 *next_counter)
 }
 
 /*
+ * The next counter the shard will hand out: every number of the shard
+ * ever given to a writer is below it.
+ */
+int64
+KinesisStableNextCounter(KinesisShard *shard)
+{
+	int64		next;
+
+	SpinLockAcquire(&shard->state->mutex);
+	next = shard->state->next_counter;
+	SpinLockRelease(&shard->state->mutex);
+	return next;
+}
+
+/*
  * Unlink every writer node of this backend.
  */
 static void

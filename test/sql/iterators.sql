@@ -87,6 +87,13 @@ SELECT sqlerr($$SELECT kinesis.get_shard_iterator('nosuch', '0', 'LATEST')$$);
 SELECT sqlerr(format('SELECT kinesis.get_shard_iterator(%L, %L, %L, %s)', 'it', '0', 'AT_SEQUENCE_NUMBER', :s1));
 SELECT sqlerr(format('SELECT kinesis.get_shard_iterator(%L, %L, %L, %s)', 'it', '1', 'AFTER_SEQUENCE_NUMBER', :s0));
 SELECT sqlerr(format('SELECT * FROM kinesis.read_records(%L, %L, %s)', 'it', '1', :s0));
+-- well-formed numbers of the right shard that it never handed out (the
+-- counter, at 2^80, pushed 2^40 microseconds ahead) would position past
+-- every future record
+SELECT sqlerr(format('SELECT kinesis.get_shard_iterator(%L, %L, %L, %s)', 'it', '0', 'AT_SEQUENCE_NUMBER', :s0 + trunc(2::numeric ^ 120)));
+SELECT sqlerr(format('SELECT * FROM kinesis.read_records(%L, %L, %s)', 'it', '0', :s0 + trunc(2::numeric ^ 120)));
+SELECT sqlerr(format('SELECT * FROM kinesis.put_record(%L, %L, %L, 0, %s)', 'it', 'x', 'k', :s0 + trunc(2::numeric ^ 120)));
+SELECT sqlerr(format('SELECT * FROM kinesis.put_record(%L, %L, %L, NULL, %s)', 'it', 'x', 'k', :s1 + trunc(2::numeric ^ 120)));
 SELECT sqlerr($$SELECT kinesis.get_shard_iterator('it', '0', 'AT_SEQUENCE_NUMBER', 49600871682957036442365024926191073437251060580128653314)$$);
 SELECT sqlerr($$SELECT kinesis.get_shard_iterator('it', '0', 'AT_SEQUENCE_NUMBER', 21269319989900637946712965403778482371)$$);
 SELECT sqlerr($$SELECT kinesis.get_shard_iterator('it', '0', 'AT_SEQUENCE_NUMBER', -5)$$);
