@@ -20,6 +20,7 @@ max_wal_size = 8GB
 checkpoint_timeout = 30min
 wal_buffers = 64MB
 max_connections = 50
+max_locks_per_transaction = 256
 kinesis.max_shards = 2000
 " >/dev/null
 

@@ -18,6 +18,7 @@ shared_preload_libraries = 'kinesis,pg_cron'
 cron.database_name = 'postgres'
 fsync = off
 max_connections = 50
+max_locks_per_transaction = 256
 " || exit 1
 trap 'cluster_stop "$WORK"' EXIT
 

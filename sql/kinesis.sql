@@ -49,10 +49,27 @@ CREATE TABLE kinesis.shards (
     ending_hash_key             numeric(39, 0) NOT NULL,
     created_at                  timestamptz NOT NULL,
     closed_at                   timestamptz,
+    expired_at                  timestamptz,
+    current_segment             smallint NOT NULL DEFAULT 0
+        CHECK (current_segment BETWEEN 0 AND 2),
     PRIMARY KEY (stream_id, shard_index),
     CHECK (starting_hash_key <= ending_hash_key)
 );
 COMMENT ON TABLE kinesis.shards IS 'shards of every stream, open and closed, with their hash key ranges and lineage';
+
+-- Each shard's records are partitioned by segment, three used as a ring:
+-- new records go to the current one; maintenance moves on to the next and
+-- truncates it once everything it held has expired.
+CREATE TABLE kinesis.segments (
+    stream_id       bigint NOT NULL,
+    shard_index     integer NOT NULL,
+    segment         smallint NOT NULL CHECK (segment BETWEEN 0 AND 2),
+    start_counter   bigint NOT NULL,
+    started_at      timestamptz NOT NULL,
+    PRIMARY KEY (stream_id, shard_index, segment),
+    FOREIGN KEY (stream_id, shard_index) REFERENCES kinesis.shards ON DELETE CASCADE
+);
+COMMENT ON TABLE kinesis.segments IS 'time-ranged segments of each shard: where its counters start and since when';
 
 CREATE TABLE kinesis.tags (
     stream_id   bigint NOT NULL REFERENCES kinesis.streams ON DELETE CASCADE,
@@ -62,12 +79,13 @@ CREATE TABLE kinesis.tags (
 );
 COMMENT ON TABLE kinesis.tags IS 'tags of streams';
 
-GRANT SELECT ON kinesis.streams, kinesis.shards, kinesis.tags TO PUBLIC;
+GRANT SELECT ON kinesis.streams, kinesis.shards, kinesis.segments, kinesis.tags TO PUBLIC;
 
 SELECT pg_catalog.pg_extension_config_dump('kinesis.streams', '');
 SELECT pg_catalog.pg_extension_config_dump('kinesis.streams_stream_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('kinesis.shards', '');
 SELECT pg_catalog.pg_extension_config_dump('kinesis.tags', '');
+SELECT pg_catalog.pg_extension_config_dump('kinesis.segments', '');
 
 -- The key that signs shard iterators; readable by its owner only.
 CREATE FUNCTION kinesis._random_secret() RETURNS bytea

@@ -101,6 +101,70 @@ KinesisShardTableName(int64 stream_id, int32 shard_index)
 	return psprintf("stream_" INT64_FORMAT "_shard_%d", stream_id, shard_index);
 }
 
+/*
+ * The SQL that creates a shard's table, partitioned by segment, and its
+ * first segment: run as the stream's owner.
+ */
+char *
+KinesisShardDDL(int64 stream_id, int32 shard_index)
+{
+	const char *shard = quote_qualified_identifier(KINESIS_DATA_SCHEMA,
+												   KinesisShardTableName(stream_id, shard_index));
+
+	return psprintf("CREATE TABLE %s PARTITION OF %s FOR VALUES IN (%d)"
+					" PARTITION BY LIST (segment);%s",
+					shard,
+					quote_qualified_identifier(KINESIS_DATA_SCHEMA,
+											   KinesisStreamTableName(stream_id)),
+					shard_index,
+					KinesisSegmentDDL(stream_id, shard_index, 0));
+}
+
+/*
+ * The SQL that creates a segment partition of a shard's table.
+ */
+char *
+KinesisSegmentDDL(int64 stream_id, int32 shard_index, int16 segment)
+{
+	return psprintf("CREATE TABLE %s PARTITION OF %s"
+					" (PRIMARY KEY (sequence_counter)) FOR VALUES IN (%d);",
+					quote_qualified_identifier(KINESIS_DATA_SCHEMA,
+											   KinesisSegmentTableName(stream_id, shard_index, segment)),
+					quote_qualified_identifier(KINESIS_DATA_SCHEMA,
+											   KinesisShardTableName(stream_id, shard_index)),
+					segment);
+}
+
+char *
+KinesisSegmentTableName(int64 stream_id, int32 shard_index, int16 segment)
+{
+	return psprintf("stream_" INT64_FORMAT "_shard_%d_s%d", stream_id, shard_index,
+					segment);
+}
+
+/*
+ * The partition of a shard's segment.  Maintenance creates a segment's
+ * partition (and invalidates the stream) before it makes it current, so a
+ * cache that does not know it yet was loaded before; look the partition up
+ * by name and remember it.
+ */
+Oid
+KinesisSegmentRelid(KinesisStream *stream, KinesisShard *shard, int16 segment)
+{
+	if (!OidIsValid(shard->segments[segment]))
+	{
+		AcceptInvalidationMessages();
+		shard->segments[segment] =
+			get_relname_relid(KinesisSegmentTableName(stream->stream_id,
+													   shard->shard_index, segment),
+							  KinesisDataNamespace());
+		if (!OidIsValid(shard->segments[segment]))
+			elog(ERROR, "segment %d of shard %d of stream \"%s\" does not exist",
+				 segment, shard->shard_index, stream->name);
+	}
+	return shard->segments[segment];
+}
+
 char *
 KinesisShardIdString(int32 shard_index)
 {
@@ -187,6 +251,8 @@ spi_int(HeapTuple tuple, int col, int64 if_null)
 		return if_null;
 	switch (SPI_gettypeid(SPI_tuptable->tupdesc, col))
 	{
+		case INT2OID:
+			return DatumGetInt16(d);
 		case INT4OID:
 			return DatumGetInt32(d);
 		case INT8OID:
@@ -227,13 +293,15 @@ static void
 stream_load_shards(KinesisStream *stream, Oid nspid)
 {
 	uint64		i;
+	int			j;
 	int			nopen = 0;
 
 	catalog_query("SELECT shard_index, parent_shard_index, adjacent_parent_shard_index,"
 				  " starting_hash_key::text, ending_hash_key::text,"
 				  " extract(epoch FROM created_at)::int8,"
-				  " extract(epoch FROM closed_at)::int8"
-				  " FROM kinesis.shards WHERE stream_id = $1 ORDER BY shard_index",
+				  " extract(epoch FROM closed_at)::int8, current_segment"
+				  " FROM kinesis.shards WHERE stream_id = $1 AND expired_at IS NULL"
+				  " ORDER BY shard_index",
 				  stream->stream_id, NULL);
 
 	stream->nshards = (int) SPI_processed;
@@ -251,9 +319,15 @@ stream_load_shards(KinesisStream *stream, Oid nspid)
 		shard->end_key = spi_hash_key(tuple, 5);
 		shard->create_secs = spi_int(tuple, 6, 0);
 		shard->close_secs = spi_int(tuple, 7, -1);
+		shard->catalog_segment = (int16) spi_int(tuple, 8, 0);
 		shard->relid = get_relname_relid(KinesisShardTableName(stream->stream_id,
 															   shard->shard_index),
 										 nspid);
+		for (j = 0; j < KINESIS_SEGMENTS; j++)
+			shard->segments[j] =
+				get_relname_relid(KinesisSegmentTableName(stream->stream_id,
+														  shard->shard_index, j),
+								  nspid);
 		if (!OidIsValid(shard->relid))
 			ereport(ERROR,
 					(errcode(ERRCODE_KINESIS_RESOURCE_NOT_FOUND),

@@ -361,6 +361,7 @@ stream_ddl(int64 stream_id, const char *name, int shard_count)
 					 " sequence_counter bigint NOT NULL,"
 					 " approximate_arrival_timestamp timestamptz NOT NULL,"
 					 " shard_index integer NOT NULL,"
+					 " segment smallint NOT NULL,"
 					 " partition_key text NOT NULL,"
 					 " data bytea NOT NULL"
 					 ") PARTITION BY LIST (shard_index);"
@@ -371,12 +372,7 @@ stream_ddl(int64 stream_id, const char *name, int shard_count)
 					 quote_literal_cstr(psprintf("records of stream %s", name)),
 					 parent);
 	for (i = 0; i < shard_count; i++)
-		appendStringInfo(&sql,
-						 "CREATE TABLE %s PARTITION OF %s"
-						 " (PRIMARY KEY (sequence_counter)) FOR VALUES IN (%d);",
-						 quote_qualified_identifier(KINESIS_DATA_SCHEMA,
-													KinesisShardTableName(stream_id, i)),
-						 parent, i);
+		appendStringInfoString(&sql, KinesisShardDDL(stream_id, i));
 	return sql.data;
 }
 
@@ -410,6 +406,11 @@ store_initial_shards(int64 stream_id, int shard_count, TimestampTz created)
 			 " SELECT $1, (o - 1)::int, s, e, $4"
 			 " FROM unnest($2, $3) WITH ORDINALITY AS t(s, e, o)",
 			 4, types, values, true, SPI_OK_INSERT);
+	spi_exec("INSERT INTO kinesis.segments (stream_id, shard_index, segment,"
+			 " start_counter, started_at)"
+			 " SELECT $1, shard_index, 0, 0, created_at FROM kinesis.shards"
+			 " WHERE stream_id = $1",
+			 1, types, values, true, SPI_OK_INSERT);
 }
 
 /*

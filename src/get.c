@@ -73,15 +73,28 @@ typedef struct ReadTarget
 	TimestampTz tip;			/* arrival of the newest allocation */
 } ReadTarget;
 
-/* An open scan of a shard's primary key */
-typedef struct ShardScan
+/* An open scan of one segment's primary key */
+typedef struct SegmentScan
 {
 	Relation	heap;
 	Relation	index;
-	Snapshot	snapshot;
 	IndexScanDesc scan;
 	TupleTableSlot *slot;
+	bool		has_row;		/* slot holds the segment's next record */
+} SegmentScan;
+
+/*
+ * An open scan of a shard: its segments' primary keys merged by counter.
+ * (Segments hold disjoint counter ranges; merging keeps the order right
+ * without relying on what the cache knows of them.)
+ */
+typedef struct ShardScan
+{
+	Snapshot	snapshot;
 	TimestampTz cutoff;
+	int			nsegments;
+	SegmentScan segments[KINESIS_SEGMENTS];
+	TupleTableSlot *slot;		/* the current record: a segment's slot */
 	KinesisSeqNoEncoder encoder;	/* numbers of the records returned */
 } ShardScan;
 
@@ -147,7 +160,7 @@ open_shard(const char *name, int32 index, const char *shard_id,
 					 errmsg("shard \"%s\" does not exist in stream \"%s\"",
 							KinesisShardIdString(index), name)));
 		KinesisCheckStreamPrivilege(stream, ACL_SELECT);
-	} while (!KinesisLockShard(stream, shard, AccessShareLock));
+	} while (!KinesisLockShard(stream, shard, RowShareLock));
 
 	KinesisStableAttach(stream, shard);
 	*stream_out = stream;
@@ -271,9 +284,9 @@ at_timestamp_position(const ReadTarget *target, TimestampTz ts)
 	shard_scan_begin(&scan, target, after);
 	while (shard_scan_next(&scan))
 	{
-		if (DatumGetTimestampTz(scan.slot->tts_values[1]) >= ts)
+		if (DatumGetTimestampTz(scan.slot->tts_values[REC_COL_ARRIVAL]) >= ts)
 		{
-			result = DatumGetInt64(scan.slot->tts_values[0]) - 1;
+			result = DatumGetInt64(scan.slot->tts_values[REC_COL_COUNTER]) - 1;
 			break;
 		}
 	}
@@ -330,55 +343,108 @@ kinesis_get_shard_iterator(PG_FUNCTION_ARGS)
 }
 
 /*
- * Start scanning a shard's records with counters in (after, bound).
+ * Fetch a segment's next unexpired record into its slot.
+ */
+static void
+segment_scan_advance(SegmentScan *seg, TimestampTz cutoff)
+{
+	seg->has_row = false;
+	while (index_getnext_slot(seg->scan, ForwardScanDirection, seg->slot))
+	{
+		slot_getallattrs(seg->slot);
+		if (DatumGetTimestampTz(seg->slot->tts_values[REC_COL_ARRIVAL]) >= cutoff)
+		{
+			seg->has_row = true;
+			return;
+		}
+	}
+}
+
+/*
+ * Start scanning a shard's records with counters in (after, bound).  The
+ * caller holds RowShareLock on the shard's table, which keeps maintenance
+ * from rotating its segments meanwhile.
  */
 static void
 shard_scan_begin(ShardScan *s, const ReadTarget *target, int64 after)
 {
 	ScanKeyData keys[2];
-	Oid			indexid;
+	int			i;
 
-	s->heap = table_open(target->shard.relid, NoLock);
-	indexid = RelationGetPrimaryKeyIndex(s->heap);
-	if (!OidIsValid(indexid))
-		elog(ERROR, "stream table \"%s\" has no primary key",
-			 RelationGetRelationName(s->heap));
-	s->index = index_open(indexid, AccessShareLock);
 	s->snapshot = RegisterSnapshot(GetLatestSnapshot());
 	s->cutoff = target->cutoff;
-
+	s->nsegments = 0;
+	s->slot = NULL;
 	ScanKeyInit(&keys[0], 1, BTGreaterStrategyNumber, F_INT8GT, Int64GetDatum(after));
 	ScanKeyInit(&keys[1], 1, BTLessStrategyNumber, F_INT8LT, Int64GetDatum(target->bound));
-	s->scan = index_beginscan(s->heap, s->index, s->snapshot, 2, 0);
-	index_rescan(s->scan, keys, 2, NULL, 0);
-	s->slot = table_slot_create(s->heap, NULL);
+
+	for (i = 0; i < KINESIS_SEGMENTS; i++)
+	{
+		SegmentScan *seg;
+		Oid			indexid;
+
+		if (!OidIsValid(target->shard.segments[i]))
+			continue;
+		seg = &s->segments[s->nsegments++];
+		seg->heap = table_open(target->shard.segments[i], AccessShareLock);
+		indexid = RelationGetPrimaryKeyIndex(seg->heap);
+		if (!OidIsValid(indexid))
+			elog(ERROR, "stream table \"%s\" has no primary key",
+				 RelationGetRelationName(seg->heap));
+		seg->index = index_open(indexid, AccessShareLock);
+		seg->scan = index_beginscan(seg->heap, seg->index, s->snapshot, 2, 0);
+		index_rescan(seg->scan, keys, 2, NULL, 0);
+		seg->slot = table_slot_create(seg->heap, NULL);
+		segment_scan_advance(seg, s->cutoff);
+	}
 	KinesisSeqNoEncoderInit(&s->encoder, &target->shard);
 }
 
 /*
- * The next unexpired record of a scan, its columns in the slot's values;
- * false at the end.
+ * The next unexpired record of a scan, in s->slot with its columns
+ * deformed; false at the end.
  */
 static bool
 shard_scan_next(ShardScan *s)
 {
-	while (index_getnext_slot(s->scan, ForwardScanDirection, s->slot))
+	SegmentScan *next = NULL;
+	int			i;
+
+	/* the record returned last is consumed now */
+	for (i = 0; i < s->nsegments; i++)
 	{
-		slot_getallattrs(s->slot);
-		if (DatumGetTimestampTz(s->slot->tts_values[1]) >= s->cutoff)
-			return true;
+		if (s->segments[i].slot == s->slot && s->segments[i].has_row)
+			segment_scan_advance(&s->segments[i], s->cutoff);
 	}
-	return false;
+	for (i = 0; i < s->nsegments; i++)
+	{
+		SegmentScan *seg = &s->segments[i];
+
+		if (seg->has_row &&
+			(next == NULL ||
+			 DatumGetInt64(seg->slot->tts_values[REC_COL_COUNTER]) <
+			 DatumGetInt64(next->slot->tts_values[REC_COL_COUNTER])))
+			next = seg;
+	}
+	s->slot = next ? next->slot : NULL;
+	return next != NULL;
 }
 
 static void
 shard_scan_end(ShardScan *s)
 {
-	ExecDropSingleTupleTableSlot(s->slot);
-	index_endscan(s->scan);
+	int			i;
+
+	for (i = 0; i < s->nsegments; i++)
+	{
+		SegmentScan *seg = &s->segments[i];
+
+		ExecDropSingleTupleTableSlot(seg->slot);
+		index_endscan(seg->scan);
+		index_close(seg->index, AccessShareLock);
+		table_close(seg->heap, NoLock);
+	}
 	UnregisterSnapshot(s->snapshot);
-	index_close(s->index, AccessShareLock);
-	table_close(s->heap, NoLock);
 }
 
 /*
@@ -392,11 +458,11 @@ record_values(ShardScan *s, Datum *values, KinesisNumericBuf *seqbuf,
 {
 	Datum	   *cols = s->slot->tts_values;
 
-	values[0] = KinesisSeqNoEncode(&s->encoder, DatumGetInt64(cols[0]),
-								   DatumGetTimestampTz(cols[1]), seqbuf);
-	values[1] = cols[1];
-	values[2] = cols[4];
-	values[3] = cols[3];
+	values[0] = KinesisSeqNoEncode(&s->encoder, DatumGetInt64(cols[REC_COL_COUNTER]),
+								   DatumGetTimestampTz(cols[REC_COL_ARRIVAL]), seqbuf);
+	values[1] = cols[REC_COL_ARRIVAL];
+	values[2] = cols[REC_COL_DATA];
+	values[3] = cols[REC_COL_KEY];
 	if (flatten)
 	{
 		if (VARATT_IS_EXTERNAL(DatumGetPointer(values[2])))
@@ -647,7 +713,7 @@ kinesis_get_records(PG_FUNCTION_ARGS)
 
 		if (!shard_scan_next(&scan))
 			break;
-		size = toast_raw_datum_size(scan.slot->tts_values[4]);
+		size = toast_raw_datum_size(scan.slot->tts_values[REC_COL_DATA]);
 		if (records.n > 0 && bytes + size > KINESIS_MAX_GET_BYTES)
 		{
 			complete = false;
@@ -656,8 +722,8 @@ kinesis_get_records(PG_FUNCTION_ARGS)
 		bytes += size;
 		record_values(&scan, record, &seqbuf, true);
 		record_array_add(&records, record_desc, record);
-		after = DatumGetInt64(scan.slot->tts_values[0]);
-		last_arrival = DatumGetTimestampTz(scan.slot->tts_values[1]);
+		after = DatumGetInt64(scan.slot->tts_values[REC_COL_COUNTER]);
+		last_arrival = DatumGetTimestampTz(scan.slot->tts_values[REC_COL_ARRIVAL]);
 	}
 	if (records.n == limit)
 		complete = false;

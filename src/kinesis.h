@@ -40,6 +40,18 @@
 #define KINESIS_MAX_TAG_KEY_LEN			128
 #define KINESIS_MAX_TAG_VALUE_LEN		256
 
+/* Time-ranged segments of each shard, used as a ring (maintenance.c) */
+#define KINESIS_SEGMENTS				3
+
+/* Columns of the record tables */
+#define REC_COL_COUNTER		0
+#define REC_COL_ARRIVAL		1
+#define REC_COL_SHARD		2
+#define REC_COL_SEGMENT		3
+#define REC_COL_KEY			4
+#define REC_COL_DATA		5
+#define REC_NCOLS			6
+
 /* The counter of a closed shard's EndingSequenceNumber (spec 3.3) */
 #define KINESIS_MAX_COUNTER				INT64CONST(0x7fffffffffffffff)
 
@@ -96,6 +108,7 @@ typedef struct KinesisShardState
 	KinesisShardKey key;		/* hash key, must be first */
 	slock_t		mutex;			/* protects everything below */
 	int64		next_counter;	/* next sequence counter to hand out */
+	int16		segment;		/* segment that new records go to */
 	TimestampTz last_arrival;	/* arrival time of the newest allocation */
 	int			nwriters;		/* length of writers */
 	dlist_head	writers;		/* in-flight writers, ascending first_counter */
@@ -114,7 +127,10 @@ typedef struct KinesisShard
 	KinesisHashKey end_key;		/* inclusive */
 	int64		create_secs;	/* creation time, epoch seconds */
 	int64		close_secs;		/* closing time, or -1 while open */
-	Oid			relid;			/* the shard's partition */
+	Oid			relid;			/* the shard's partition (partitioned by segment) */
+	Oid			segments[KINESIS_SEGMENTS];	/* segment partitions, InvalidOid
+											 * until created */
+	int16		catalog_segment;	/* current segment when loaded */
 	KinesisShardState *state;	/* shared state, attached on first use */
 	uint64		writer_xact;	/* local transaction number in which this
 								 * backend registered as a writer */
@@ -223,11 +239,15 @@ extern void KinesisArenaClaim(Size size);
 extern void KinesisStableInit(void);
 extern void KinesisStableAttach(KinesisStream *stream, KinesisShard *shard);
 extern int64 KinesisStableAllocate(KinesisShard *shard, int count,
-								   int64 min_counter, TimestampTz arrival);
+								   int64 min_counter, TimestampTz arrival,
+								   int16 *segment);
 extern int64 KinesisStableBound(KinesisShard *shard, TimestampTz *tip,
 								 int64 *next_counter);
 extern int64 KinesisStableNextCounter(KinesisShard *shard);
 extern void KinesisStableForgetStream(int64 stream_id);
+extern void KinesisStableForgetShard(int64 stream_id, int32 shard_index);
+extern void KinesisStableSwitchSegment(KinesisStream *stream, KinesisShard *shard,
+									   int16 segment);
 
 /* in catalog.c */
 extern void KinesisCatalogInit(void);
@@ -247,6 +267,12 @@ extern const char *KinesisStatusName(KinesisStreamStatus status);
 extern const char *KinesisModeName(KinesisStreamMode mode);
 extern Oid	KinesisDataNamespace(void);
 extern char *KinesisShardTableName(int64 stream_id, int32 shard_index);
+extern char *KinesisSegmentTableName(int64 stream_id, int32 shard_index,
+									 int16 segment);
+extern char *KinesisShardDDL(int64 stream_id, int32 shard_index);
+extern char *KinesisSegmentDDL(int64 stream_id, int32 shard_index, int16 segment);
+extern Oid	KinesisSegmentRelid(KinesisStream *stream, KinesisShard *shard,
+								int16 segment);
 extern char *KinesisStreamTableName(int64 stream_id);
 
 /* in validate.c */

@@ -43,14 +43,6 @@ PG_FUNCTION_INFO_V1(kinesis_put_record);
 PG_FUNCTION_INFO_V1(kinesis_put_records);
 PG_FUNCTION_INFO_V1(kinesis_forbid_direct_write);
 
-/* Columns of a shard table */
-#define REC_COL_COUNTER		0
-#define REC_COL_ARRIVAL		1
-#define REC_COL_SHARD		2
-#define REC_COL_KEY			3
-#define REC_COL_DATA		4
-#define REC_NCOLS			5
-
 /* Seconds between the Unix epoch and the PostgreSQL epoch */
 #define UNIX_TO_PG_SECS ((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY)
 
@@ -153,13 +145,15 @@ writable_stream(const char *name)
 
 /*
  * Insert the entries of one shard (in request order, counters already
- * set) with one multi-insert call and their index entries.
+ * set) into the given segment, with one multi-insert call and their index
+ * entries.
  */
 static void
-insert_shard_records(KinesisShard *shard, PutEntry **batch, int n,
-					 TimestampTz arrival, EState *estate)
+insert_shard_records(KinesisStream *stream, KinesisShard *shard, int16 segment,
+					 PutEntry **batch, int n, TimestampTz arrival, EState *estate)
 {
-	Relation	rel = table_open(shard->relid, NoLock);
+	Oid			relid = KinesisSegmentRelid(stream, shard, segment);
+	Relation	rel = table_open(relid, RowExclusiveLock);
 	ResultRelInfo *rri = makeNode(ResultRelInfo);
 	TupleTableSlot **slots = palloc(sizeof(TupleTableSlot *) * n);
 	int			i;
@@ -180,6 +174,7 @@ insert_shard_records(KinesisShard *shard, PutEntry **batch, int n,
 		slot->tts_values[REC_COL_COUNTER] = Int64GetDatum(batch[i]->counter);
 		slot->tts_values[REC_COL_ARRIVAL] = TimestampTzGetDatum(arrival);
 		slot->tts_values[REC_COL_SHARD] = Int32GetDatum(shard->shard_index);
+		slot->tts_values[REC_COL_SEGMENT] = Int16GetDatum(segment);
 		slot->tts_values[REC_COL_KEY] = batch[i]->partition_key;
 		slot->tts_values[REC_COL_DATA] = batch[i]->data;
 		memset(slot->tts_isnull, 0, sizeof(bool) * REC_NCOLS);
@@ -196,7 +191,7 @@ insert_shard_records(KinesisShard *shard, PutEntry **batch, int n,
 	}
 
 	ExecCloseIndices(rri);
-	table_close(rel, NoLock);
+	table_close(rel, NoLock);	/* keep the lock until end of transaction */
 }
 
 static int
@@ -216,7 +211,8 @@ entry_cmp_shard(const void *a, const void *b)
  * min_counter applies to the first shard only (put_record has one).
  */
 static void
-write_entries(PutEntry *entries, int n, int64 min_counter, TimestampTz arrival)
+write_entries(KinesisStream *stream, PutEntry *entries, int n,
+			  int64 min_counter, TimestampTz arrival)
 {
 	PutEntry  **order = palloc(sizeof(PutEntry *) * n);
 	EState	   *estate = CreateExecutorState();
@@ -232,13 +228,16 @@ write_entries(PutEntry *entries, int n, int64 min_counter, TimestampTz arrival)
 		KinesisShard *shard = order[start]->shard;
 		int			end = start;
 		int64		first;
+		int16		segment;
 
 		while (end < n && order[end]->shard == shard)
 			end++;
-		first = KinesisStableAllocate(shard, end - start, min_counter, arrival);
+		first = KinesisStableAllocate(shard, end - start, min_counter, arrival,
+									  &segment);
 		for (i = start; i < end; i++)
 			order[i]->counter = first + (i - start);
-		insert_shard_records(shard, order + start, end - start, arrival, estate);
+		insert_shard_records(stream, shard, segment, order + start, end - start,
+							 arrival, estate);
 		start = end;
 	}
 	FreeExecutorState(estate);
@@ -320,7 +319,7 @@ kinesis_put_record(PG_FUNCTION_ARGS)
 		min_counter = ordering_min_counter(PG_GETARG_DATUM(4), entry.shard);
 
 	arrival = GetCurrentTimestamp();
-	write_entries(&entry, 1, min_counter, arrival);
+	write_entries(stream, &entry, 1, min_counter, arrival);
 
 	InitMaterializedSRF(fcinfo, 0);
 	values[0] = CStringGetTextDatum(KinesisShardIdString(entry.shard->shard_index));
@@ -441,7 +440,7 @@ kinesis_put_records(PG_FUNCTION_ARGS)
 	} while (!route_and_lock(stream, entries, n));
 
 	arrival = GetCurrentTimestamp();
-	write_entries(entries, n, -1, arrival);
+	write_entries(stream, entries, n, -1, arrival);
 
 	InitMaterializedSRF(fcinfo, 0);
 	for (i = 0; i < n; i++)

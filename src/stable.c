@@ -68,6 +68,8 @@
 #include "storage/shmem.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -124,8 +126,23 @@ typedef struct WriterRegistration
 
 static HTAB *my_registrations = NULL;
 
-/* Streams deleted by the current transaction: forget them at commit */
-static List *deleted_streams = NIL;
+/* A shard (or, with shard_index -1, a whole stream) whose shared state goes */
+typedef struct ForgetShard
+{
+	int64		stream_id;
+	int32		shard_index;
+} ForgetShard;
+
+/* A segment switch to publish when the current transaction commits */
+typedef struct SegmentSwitch
+{
+	KinesisShardState *state;
+	int16		segment;
+} SegmentSwitch;
+
+/* Changes of the current transaction applied at commit (TopMemoryContext) */
+static List *pending_forgets = NIL;
+static List *pending_switches = NIL;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -135,7 +152,7 @@ static void stable_shmem_startup(void);
 static void stable_xact_callback(XactEvent event, void *arg);
 static void stable_release_all(void);
 static void stable_on_exit(int code, Datum arg);
-static void stable_forget_deleted(void);
+static void stable_apply_pending(bool commit);
 
 PG_FUNCTION_INFO_V1(kinesis_shard_horizon);
 
@@ -215,13 +232,13 @@ stable_shmem_startup(void)
 }
 
 /*
- * The largest counter physically present in a shard's table, committed or
- * not, or 0 when it is empty.  The caller holds a lock on the table.
+ * The largest counter physically present in one segment partition,
+ * committed or not, or 0 when it is empty.
  */
 static int64
-shard_max_counter(Oid relid)
+segment_max_counter(Oid relid)
 {
-	Relation	heap = table_open(relid, NoLock);
+	Relation	heap = table_open(relid, AccessShareLock);
 	Oid			indexid = RelationGetPrimaryKeyIndex(heap);
 	Relation	index;
 	IndexScanDesc scan;
@@ -244,7 +261,33 @@ shard_max_counter(Oid relid)
 	index_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
 	index_close(index, AccessShareLock);
-	table_close(heap, NoLock);
+	table_close(heap, AccessShareLock);
+	return result;
+}
+
+/*
+ * The largest counter physically present in any segment of a shard.  The
+ * segments are looked up by name, not through a possibly older cache.
+ */
+static int64
+shard_max_counter(KinesisStream *stream, KinesisShard *shard)
+{
+	Oid			nspid = KinesisDataNamespace();
+	int64		result = 0;
+	int16		segment;
+
+	AcceptInvalidationMessages();
+	for (segment = 0; segment < KINESIS_SEGMENTS; segment++)
+	{
+		Oid			relid;
+
+		relid = get_relname_relid(KinesisSegmentTableName(stream->stream_id,
+														   shard->shard_index,
+														   segment),
+								  nspid);
+		if (OidIsValid(relid))
+			result = Max(result, segment_max_counter(relid));
+	}
 	return result;
 }
 
@@ -277,7 +320,7 @@ KinesisStableAttach(KinesisStream *stream, KinesisShard *shard)
 	if (state == NULL)
 	{
 		/* nobody allocates in this shard before the state exists */
-		seed = Max(shard_max_counter(shard->relid) + 1,
+		seed = Max(shard_max_counter(stream, shard) + 1,
 				   GetCurrentTimestamp() + UNIX_TO_PG_USECS +
 				   KINESIS_SEED_MARGIN_USECS);
 
@@ -297,6 +340,7 @@ KinesisStableAttach(KinesisStream *stream, KinesisShard *shard)
 		{
 			SpinLockInit(&state->mutex);
 			state->next_counter = seed;
+			state->segment = shard->catalog_segment;
 			state->last_arrival = 0;
 			state->nwriters = 0;
 			dlist_init(&state->writers);
@@ -335,13 +379,13 @@ registration_of(KinesisShardState *state)
 /*
  * Allocate count consecutive counters in a shard, all greater than
  * min_counter, and register this transaction as a writer of the shard
- * unless it already is.  Returns the first counter.  The caller holds
- * RowExclusiveLock on the shard's table and inserts the records before
- * its transaction ends.
+ * unless it already is.  Returns the first counter and, in *segment, the
+ * segment the records belong in.  The caller holds RowExclusiveLock on the
+ * shard's table and inserts the records before its transaction ends.
  */
 int64
 KinesisStableAllocate(KinesisShard *shard, int count, int64 min_counter,
-					  TimestampTz arrival)
+					  TimestampTz arrival, int16 *segment)
 {
 	KinesisShardState *state = shard->state;
 	KinesisWriterNode *node = NULL;
@@ -386,6 +430,7 @@ KinesisStableAllocate(KinesisShard *shard, int count, int64 min_counter,
 		first = min_counter + 1;
 	state->next_counter = first + count;
 	state->last_arrival = arrival;
+	*segment = state->segment;
 	if (node != NULL)
 	{
 		node->first_counter = first;
@@ -491,14 +536,13 @@ stable_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
 			stable_release_all();
-			stable_forget_deleted();
+			stable_apply_pending(true);
 			my_xact_number++;
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 			stable_release_all();
-			list_free_deep(deleted_streams);
-			deleted_streams = NIL;
+			stable_apply_pending(false);
 			my_xact_number++;
 			break;
 		default:
@@ -513,43 +557,102 @@ stable_xact_callback(XactEvent event, void *arg)
 void
 KinesisStableForgetStream(int64 stream_id)
 {
-	int64	   *id = MemoryContextAlloc(TopMemoryContext, sizeof(int64));
+	KinesisStableForgetShard(stream_id, -1);
+}
+
+/*
+ * Remember that the current transaction removed a shard's tables: its
+ * state is removed when the transaction commits.
+ */
+void
+KinesisStableForgetShard(int64 stream_id, int32 shard_index)
+{
+	ForgetShard *forget = MemoryContextAlloc(TopMemoryContext, sizeof(ForgetShard));
 	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
 
-	*id = stream_id;
-	deleted_streams = lappend(deleted_streams, id);
+	forget->stream_id = stream_id;
+	forget->shard_index = shard_index;
+	pending_forgets = lappend(pending_forgets, forget);
 	MemoryContextSwitchTo(old);
 }
 
-static void
-stable_forget_deleted(void)
+/*
+ * Make segment the one new records of a shard go to, when the current
+ * transaction commits.  The caller holds a lock on the shard's table that
+ * keeps writers out until then (maintenance.c).
+ */
+void
+KinesisStableSwitchSegment(KinesisStream *stream, KinesisShard *shard,
+						   int16 segment)
 {
-	HASH_SEQ_STATUS status;
-	KinesisShardState *state;
+	SegmentSwitch *sw = MemoryContextAlloc(TopMemoryContext, sizeof(SegmentSwitch));
+	MemoryContext old;
+
+	KinesisStableAttach(stream, shard);
+	sw->state = shard->state;
+	sw->segment = segment;
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	pending_switches = lappend(pending_switches, sw);
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * Whether a shard state is one of the forgotten shards.
+ */
+static bool
+is_forgotten(KinesisShardState *state)
+{
 	ListCell   *lc;
 
-	if (deleted_streams == NIL || stable_shared == NULL)
-		return;
-
-	LWLockAcquire(stable_shared->lock, LW_EXCLUSIVE);
-	hash_seq_init(&status, shard_states);
-	while ((state = hash_seq_search(&status)) != NULL)
+	foreach(lc, pending_forgets)
 	{
-		if (state->key.dboid != MyDatabaseId)
-			continue;
-		foreach(lc, deleted_streams)
+		ForgetShard *forget = lfirst(lc);
+
+		if (forget->stream_id == state->key.stream_id &&
+			(forget->shard_index < 0 || forget->shard_index == state->key.shard_index))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Apply (on commit) or drop (on abort) the transaction's pending segment
+ * switches and removals of shard states.
+ */
+static void
+stable_apply_pending(bool commit)
+{
+	ListCell   *lc;
+
+	if (commit && pending_switches != NIL)
+	{
+		foreach(lc, pending_switches)
 		{
-			if (*(int64 *) lfirst(lc) == state->key.stream_id)
-			{
-				hash_search(shard_states, &state->key, HASH_REMOVE, NULL);
-				break;
-			}
+			SegmentSwitch *sw = lfirst(lc);
+
+			SpinLockAcquire(&sw->state->mutex);
+			sw->state->segment = sw->segment;
+			SpinLockRelease(&sw->state->mutex);
 		}
 	}
-	LWLockRelease(stable_shared->lock);
+	if (commit && pending_forgets != NIL && stable_shared != NULL)
+	{
+		HASH_SEQ_STATUS status;
+		KinesisShardState *state;
 
-	list_free_deep(deleted_streams);
-	deleted_streams = NIL;
+		LWLockAcquire(stable_shared->lock, LW_EXCLUSIVE);
+		hash_seq_init(&status, shard_states);
+		while ((state = hash_seq_search(&status)) != NULL)
+		{
+			if (state->key.dboid == MyDatabaseId && is_forgotten(state))
+				hash_search(shard_states, &state->key, HASH_REMOVE, NULL);
+		}
+		LWLockRelease(stable_shared->lock);
+	}
+	list_free_deep(pending_switches);
+	pending_switches = NIL;
+	list_free_deep(pending_forgets);
+	pending_forgets = NIL;
 }
 
 /*

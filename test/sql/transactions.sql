@@ -85,10 +85,10 @@ COMMIT;
 
 -- records are append-only: direct writes to the record tables are refused
 SELECT table_name AS t FROM kinesis.stream_tables WHERE stream_name = 'tx' \gset
-SELECT sqlerr(format('INSERT INTO %s VALUES (1, now(), 0, %L, %L)', :'t', 'k', 'd'));
+SELECT sqlerr(format('INSERT INTO %s VALUES (1, now(), 0, 0, %L, %L)', :'t', 'k', 'd'));
 SELECT sqlerr(format('UPDATE %s SET data = %L', :'t', 'changed'));
 SELECT sqlerr(format('DELETE FROM %s', :'t'));
-SELECT sqlerr(format('INSERT INTO %s_shard_0 VALUES (1, now(), 0, %L, %L)', :'t', 'k', 'd'));
+SELECT sqlerr(format('INSERT INTO %s_shard_0_s0 VALUES (1, now(), 0, 0, %L, %L)', :'t', 'k', 'd'));
 SELECT count(*) FROM kinesis.read_records('tx', 'shardId-000000000000');
 
 DROP TABLE orders;
