@@ -18,11 +18,13 @@ OBJS = \
 	src/seqno.o \
 	src/stable.o \
 	src/catalog.o \
+	src/spi.o \
 	src/control.o \
 	src/iterator.o \
 	src/put.o \
 	src/get.o \
-	src/buffer.o
+	src/buffer.o \
+	src/maintenance.o
 
 DATA = $(wildcard sql/*--*--*.sql)
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql

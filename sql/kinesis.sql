@@ -321,6 +321,16 @@ $$;
 COMMENT ON FUNCTION kinesis.estimate_shards(numeric, numeric, integer) IS 'shards needed for a workload: 1 MB/s and 1,000 records/s in, 2 MB/s out per shard';
 
 ------------------------------------------------------------------------
+-- Maintenance
+------------------------------------------------------------------------
+
+CREATE FUNCTION kinesis.run_maintenance()
+RETURNS TABLE(stream_name text, shard_id text, action text, detail text)
+AS 'MODULE_PATHNAME', 'kinesis_run_maintenance' LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION kinesis.run_maintenance() FROM PUBLIC;
+COMMENT ON FUNCTION kinesis.run_maintenance() IS 'one pass of the periodic work of this database''s streams: retention trimming (what the background worker does)';
+
+------------------------------------------------------------------------
 -- Monitoring
 ------------------------------------------------------------------------
 

@@ -235,42 +235,12 @@ catalog_query(const char *sql, int64 stream_id, const char *name)
 			 SPI_result_code_string(ret));
 }
 
-static char *
-spi_text(HeapTuple tuple, int col)
-{
-	return SPI_getvalue(tuple, SPI_tuptable->tupdesc, col);
-}
-
-static int64
-spi_int(HeapTuple tuple, int col, int64 if_null)
-{
-	bool		isnull;
-	Datum		d = SPI_getbinval(tuple, SPI_tuptable->tupdesc, col, &isnull);
-
-	if (isnull)
-		return if_null;
-	switch (SPI_gettypeid(SPI_tuptable->tupdesc, col))
-	{
-		case INT2OID:
-			return DatumGetInt16(d);
-		case INT4OID:
-			return DatumGetInt32(d);
-		case INT8OID:
-			return DatumGetInt64(d);
-		case TIMESTAMPTZOID:
-			return DatumGetTimestampTz(d);
-		default:
-			elog(ERROR, "unexpected type in kinesis catalog query");
-	}
-	return 0;
-}
-
 static KinesisHashKey
-spi_hash_key(HeapTuple tuple, int col)
+spi_hash_key(uint64 row, int col)
 {
 	KinesisHashKey key;
 
-	if (!KinesisHashKeyParse(spi_text(tuple, col), &key))
+	if (!KinesisHashKeyParse(KinesisSpiText(row, col), &key))
 		elog(ERROR, "invalid hash key in kinesis.shards");
 	return key;
 }
@@ -309,17 +279,16 @@ stream_load_shards(KinesisStream *stream, Oid nspid)
 											sizeof(KinesisShard) * Max(stream->nshards, 1));
 	for (i = 0; i < SPI_processed; i++)
 	{
-		HeapTuple	tuple = SPI_tuptable->vals[i];
 		KinesisShard *shard = &stream->shards[i];
 
-		shard->shard_index = (int32) spi_int(tuple, 1, -1);
-		shard->parent_index = (int32) spi_int(tuple, 2, -1);
-		shard->adjacent_parent_index = (int32) spi_int(tuple, 3, -1);
-		shard->start_key = spi_hash_key(tuple, 4);
-		shard->end_key = spi_hash_key(tuple, 5);
-		shard->create_secs = spi_int(tuple, 6, 0);
-		shard->close_secs = spi_int(tuple, 7, -1);
-		shard->catalog_segment = (int16) spi_int(tuple, 8, 0);
+		shard->shard_index = (int32) KinesisSpiInt(i, 1, -1);
+		shard->parent_index = (int32) KinesisSpiInt(i, 2, -1);
+		shard->adjacent_parent_index = (int32) KinesisSpiInt(i, 3, -1);
+		shard->start_key = spi_hash_key(i, 4);
+		shard->end_key = spi_hash_key(i, 5);
+		shard->create_secs = KinesisSpiInt(i, 6, 0);
+		shard->close_secs = KinesisSpiInt(i, 7, -1);
+		shard->catalog_segment = (int16) KinesisSpiInt(i, 8, 0);
 		shard->relid = get_relname_relid(KinesisShardTableName(stream->stream_id,
 															   shard->shard_index),
 										 nspid);
@@ -358,19 +327,11 @@ stream_load_shards(KinesisStream *stream, Oid nspid)
 static bool
 stream_load(KinesisStream *stream)
 {
-	HeapTuple	tuple;
 	Oid			nspid = KinesisDataNamespace();
 	bool		found = false;
-	int			nestlevel;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-
-	/* the cache is shared by every role of the session: pin name lookup */
-	nestlevel = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog, pg_temp",
-							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-							 true, 0, false);
+	/* the cache serves every role of the session: pin name lookup */
+	int			nestlevel = KinesisSpiBegin();
 
 	catalog_query("SELECT stream_id, stream_status, stream_mode,"
 				  " retention_period_hours, max_record_size_kib, created_at"
@@ -378,14 +339,13 @@ stream_load(KinesisStream *stream)
 				  0, stream->name);
 	if (SPI_processed == 1)
 	{
-		tuple = SPI_tuptable->vals[0];
-		stream->stream_id = spi_int(tuple, 1, 0);
-		stream->status = status_from_name(spi_text(tuple, 2));
-		stream->mode = strcmp(spi_text(tuple, 3), "ON_DEMAND") == 0 ?
+		stream->stream_id = KinesisSpiInt(0, 1, 0);
+		stream->status = status_from_name(KinesisSpiText(0, 2));
+		stream->mode = strcmp(KinesisSpiText(0, 3), "ON_DEMAND") == 0 ?
 			KINESIS_MODE_ON_DEMAND : KINESIS_MODE_PROVISIONED;
-		stream->retention_hours = (int32) spi_int(tuple, 4, 24);
-		stream->max_record_bytes = (int32) spi_int(tuple, 5, 1024) * 1024;
-		stream->created_at = spi_int(tuple, 6, 0);
+		stream->retention_hours = (int32) KinesisSpiInt(0, 4, 24);
+		stream->max_record_bytes = (int32) KinesisSpiInt(0, 5, 1024) * 1024;
+		stream->created_at = KinesisSpiInt(0, 6, 0);
 		stream->relid = get_relname_relid(KinesisStreamTableName(stream->stream_id),
 										  nspid);
 		if (!OidIsValid(stream->relid))
@@ -397,8 +357,7 @@ stream_load(KinesisStream *stream)
 		found = true;
 	}
 
-	AtEOXact_GUC(true, nestlevel);
-	SPI_finish();
+	KinesisSpiEnd(nestlevel);
 	return found;
 }
 

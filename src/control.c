@@ -73,40 +73,15 @@ static void
 spi_exec(const char *sql, int nargs, Oid *types, Datum *values,
 		 bool as_owner, int expected)
 {
-	Oid			save_userid = InvalidOid;
-	int			save_sec = 0;
-	int			ret;
-
-	if (as_owner)
-	{
-		bool		isnull;
-		Oid			owner;
-
-		ret = SPI_execute("SELECT extowner FROM pg_catalog.pg_extension"
-						  " WHERE extname = 'kinesis'", true, 1);
-		if (ret != SPI_OK_SELECT || SPI_processed != 1)
-			elog(ERROR, "extension \"kinesis\" is not installed in this database");
-		owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
-											   SPI_tuptable->tupdesc, 1, &isnull));
-		GetUserIdAndSecContext(&save_userid, &save_sec);
-		SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
-	}
-	ret = SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0);
-	if (as_owner)
-		SetUserIdAndSecContext(save_userid, save_sec);
-	if (ret != expected)
-		elog(ERROR, "kinesis statement failed: %s", SPI_result_code_string(ret));
+	KinesisSpiExec(sql, nargs, types, values,
+				   as_owner ? KinesisExtensionOwner() : InvalidOid, expected);
 }
 
 /*
- * Connect to SPI, refuse read-only transactions, pin search_path and lock
- * the catalog against concurrent control operations.  Returns the GUC nest
- * level to pass to control_end.
- *
- * Some statements run as the extension owner, so the caller's search_path
- * must not be able to resolve their functions and operators to objects of
- * the caller's choosing: search_path is "pg_catalog, pg_temp" until
- * control_end (every name of ours is schema-qualified).
+ * Start a control operation: refuse read-only transactions, connect to SPI
+ * with search_path pinned (spi.c) and lock the catalog against concurrent
+ * control operations.  Returns the GUC nest level to pass to
+ * KinesisSpiEnd.
  */
 static int
 control_begin(const char *cmdname)
@@ -114,25 +89,10 @@ control_begin(const char *cmdname)
 	int			nestlevel;
 
 	PreventCommandIfReadOnly(cmdname);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	nestlevel = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog, pg_temp",
-							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-							 true, 0, false);
+	nestlevel = KinesisSpiBegin();
 	spi_exec("LOCK TABLE kinesis.streams IN SHARE ROW EXCLUSIVE MODE",
 			 0, NULL, NULL, true, SPI_OK_UTILITY);
 	return nestlevel;
-}
-
-/*
- * Undo control_begin.
- */
-static void
-control_end(int nestlevel)
-{
-	AtEOXact_GUC(true, nestlevel);
-	SPI_finish();
 }
 
 /*
@@ -541,7 +501,7 @@ kinesis_create_stream(PG_FUNCTION_ARGS)
 	store_initial_shards(stream_id, shard_count, created);
 	store_tags(stream_id, name, &tags);
 
-	control_end(nestlevel);
+	KinesisSpiEnd(nestlevel);
 	PG_RETURN_VOID();
 }
 
@@ -575,7 +535,7 @@ kinesis_delete_stream(PG_FUNCTION_ARGS)
 			 1, &type, &value, true, SPI_OK_DELETE);
 	KinesisStableForgetStream(row.stream_id);
 
-	control_end(nestlevel);
+	KinesisSpiEnd(nestlevel);
 	PG_RETURN_VOID();
 }
 
@@ -623,7 +583,7 @@ change_retention(FunctionCallInfo fcinfo, bool increase)
 			 " WHERE stream_id = $1", 2, types, values, true, SPI_OK_UPDATE);
 	if (OidIsValid(row.relid))
 		KinesisInvalidateStream(row.relid);
-	control_end(nestlevel);
+	KinesisSpiEnd(nestlevel);
 }
 
 Datum
@@ -664,7 +624,7 @@ kinesis_add_tags_to_stream(PG_FUNCTION_ARGS)
 	row = stream_row(name);
 	require_owner(&row, name);
 	store_tags(row.stream_id, name, &tags);
-	control_end(nestlevel);
+	KinesisSpiEnd(nestlevel);
 	PG_RETURN_VOID();
 }
 
@@ -714,7 +674,7 @@ kinesis_remove_tags_from_stream(PG_FUNCTION_ARGS)
 	values[1] = PointerGetDatum(keys);
 	spi_exec("DELETE FROM kinesis.tags WHERE stream_id = $1 AND key = ANY ($2)",
 			 2, types, values, true, SPI_OK_DELETE);
-	control_end(nestlevel);
+	KinesisSpiEnd(nestlevel);
 	PG_RETURN_VOID();
 }
 

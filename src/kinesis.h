@@ -275,6 +275,18 @@ extern Oid	KinesisSegmentRelid(KinesisStream *stream, KinesisShard *shard,
 								int16 segment);
 extern char *KinesisStreamTableName(int64 stream_id);
 
+/* in maintenance.c */
+extern int	KinesisMaintenance(void);
+
+/* in spi.c */
+extern int	KinesisSpiBegin(void);
+extern void KinesisSpiEnd(int nestlevel);
+extern Oid	KinesisExtensionOwner(void);
+extern void KinesisSpiExec(const char *sql, int nargs, Oid *types, Datum *values,
+						   Oid role, int expected);
+extern int64 KinesisSpiInt(uint64 row, int col, int64 if_null);
+extern char *KinesisSpiText(uint64 row, int col);
+
 /* in validate.c */
 extern char *KinesisStreamNameArg(FunctionCallInfo fcinfo, int argno);
 extern void KinesisValidateStreamName(const char *name);

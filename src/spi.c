@@ -1,0 +1,135 @@
+/*-------------------------------------------------------------------------
+ *
+ * spi.c
+ *	  SPI helpers for the control plane and maintenance: statements run as
+ *	  a chosen role with search_path pinned, and reading result columns.
+ *
+ * The data plane never uses these.  Some statements run as the extension
+ * owner (catalog writes) or as a stream's owner (its tables' DDL), so the
+ * caller's search_path must not resolve their functions and operators to
+ * objects of the caller's choosing: between KinesisSpiBegin and
+ * KinesisSpiEnd, search_path is "pg_catalog, pg_temp", and every name of
+ * ours is schema-qualified.
+ *
+ * Processes: client backends and maintenance workers.  No shared state.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+
+#include "kinesis.h"
+
+/*
+ * Connect to SPI and pin search_path; returns the GUC nest level to pass
+ * to KinesisSpiEnd.
+ */
+int
+KinesisSpiBegin(void)
+{
+	int			nestlevel;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
+	return nestlevel;
+}
+
+/*
+ * Undo KinesisSpiBegin.
+ */
+void
+KinesisSpiEnd(int nestlevel)
+{
+	AtEOXact_GUC(true, nestlevel);
+	SPI_finish();
+}
+
+/*
+ * The role that owns the extension.
+ */
+Oid
+KinesisExtensionOwner(void)
+{
+	bool		isnull;
+	int			ret;
+
+	ret = SPI_execute("SELECT extowner FROM pg_catalog.pg_extension"
+					  " WHERE extname = 'kinesis'", true, 1);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "extension \"kinesis\" is not installed in this database");
+	return DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+										  SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/*
+ * Execute one statement, as role unless that is InvalidOid, and check the
+ * result code.
+ */
+void
+KinesisSpiExec(const char *sql, int nargs, Oid *types, Datum *values,
+			   Oid role, int expected)
+{
+	Oid			save_userid = InvalidOid;
+	int			save_sec = 0;
+	int			ret;
+
+	if (OidIsValid(role))
+	{
+		GetUserIdAndSecContext(&save_userid, &save_sec);
+		SetUserIdAndSecContext(role, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	}
+	ret = SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0);
+	if (OidIsValid(role))
+		SetUserIdAndSecContext(save_userid, save_sec);
+	if (ret != expected)
+		elog(ERROR, "kinesis statement failed: %s", SPI_result_code_string(ret));
+}
+
+/*
+ * Column col (1-based) of result row row as an integer; if_null when NULL.
+ * Handles the integer types and timestamptz.
+ */
+int64
+KinesisSpiInt(uint64 row, int col, int64 if_null)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc,
+								  col, &isnull);
+
+	if (isnull)
+		return if_null;
+	switch (SPI_gettypeid(SPI_tuptable->tupdesc, col))
+	{
+		case INT2OID:
+			return DatumGetInt16(d);
+		case INT4OID:
+			return DatumGetInt32(d);
+		case INT8OID:
+			return DatumGetInt64(d);
+		case OIDOID:
+			return DatumGetObjectId(d);
+		case TIMESTAMPTZOID:
+			return DatumGetTimestampTz(d);
+		default:
+			elog(ERROR, "unexpected type in kinesis catalog query");
+	}
+	return 0;
+}
+
+/*
+ * Column col (1-based) of result row row as text, or NULL.
+ */
+char *
+KinesisSpiText(uint64 row, int col)
+{
+	return SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col);
+}
