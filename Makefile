@@ -24,7 +24,10 @@ OBJS = \
 	src/put.o \
 	src/get.o \
 	src/buffer.o \
-	src/maintenance.o
+	src/maintenance.o \
+	src/shmem.o \
+	src/launcher.o \
+	src/worker.o
 
 DATA = $(wildcard sql/*--*--*.sql)
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql

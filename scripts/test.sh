@@ -19,6 +19,7 @@ cron.database_name = 'postgres'
 fsync = off
 max_connections = 50
 max_locks_per_transaction = 256
+max_worker_processes = 32
 " || exit 1
 trap 'cluster_stop "$WORK"' EXIT
 

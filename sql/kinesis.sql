@@ -365,10 +365,31 @@ SELECT s.stream_name,
   JOIN kinesis.streams s USING (stream_id);
 COMMENT ON VIEW kinesis.shard_horizon IS 'per shard in use since the server started: the in-flight writers that hold its readers back';
 
+CREATE FUNCTION kinesis._workers(
+    OUT kind text, OUT database oid, OUT pid integer, OUT state text,
+    OUT started_at timestamptz, OUT last_run timestamptz,
+    OUT last_error_at timestamptz, OUT last_error text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'kinesis_workers' LANGUAGE C VOLATILE;
+
+CREATE VIEW kinesis.workers AS
+SELECT w.kind, d.datname AS database, w.pid, w.state, w.started_at,
+       w.last_run, w.last_error_at, w.last_error
+  FROM kinesis._workers() w
+  LEFT JOIN pg_catalog.pg_database d ON d.oid = w.database;
+COMMENT ON VIEW kinesis.workers IS 'the launcher and the maintenance worker of each database: pid, last pass, last error';
+
 CREATE VIEW kinesis.stream_tables AS
 SELECT s.stream_name,
        to_regclass(format('%I.%I', 'kinesis_data', 'stream_' || s.stream_id)) AS table_name
   FROM kinesis.streams s;
 COMMENT ON VIEW kinesis.stream_tables IS 'the record table of each stream, for GRANT and direct reading';
 
-GRANT SELECT ON kinesis.error_codes, kinesis.shard_horizon, kinesis.stream_tables TO PUBLIC;
+GRANT SELECT ON kinesis.error_codes, kinesis.shard_horizon, kinesis.stream_tables,
+    kinesis.workers TO PUBLIC;
+
+-- Have the launcher start this database's maintenance worker (it waits
+-- for this transaction to end).
+CREATE FUNCTION kinesis._launcher_wake() RETURNS void
+    AS 'MODULE_PATHNAME', 'kinesis_launcher_wake' LANGUAGE C VOLATILE;
+SELECT kinesis._launcher_wake();

@@ -23,6 +23,8 @@ char	   *kinesis_account_id = NULL;
 int			kinesis_max_shards = 10000;
 int			kinesis_max_shards_per_xact = 1024;
 int			kinesis_clock_offset = 0;
+bool		kinesis_enable_workers = true;
+int			kinesis_maintenance_interval = 10000;
 
 /*
  * An account id is 12 decimal digits, as in AWS ARNs.
@@ -120,6 +122,24 @@ KinesisGucInit(void)
 							0, -INT_MAX, INT_MAX,
 							PGC_SUSET,
 							GUC_UNIT_S | GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL,
+							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("kinesis.enable_workers",
+							 "Runs a maintenance worker in every database with the extension.",
+							 "When off, schedule kinesis.run_maintenance() instead, for example with pg_cron.",
+							 &kinesis_enable_workers,
+							 true,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("kinesis.maintenance_interval",
+							"Time between two maintenance passes of a database's worker.",
+							NULL,
+							&kinesis_maintenance_interval,
+							10000, 100, 3600000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("kinesis");

@@ -36,7 +36,9 @@ _PG_init(void)
 
 	kinesis_preloaded = true;
 	KinesisGucInit();
+	KinesisShmemInit();
 	KinesisStableInit();
+	KinesisLauncherInit();
 	KinesisCatalogInit();
 	KinesisIteratorInit();
 }

@@ -14,6 +14,7 @@
 
 #include "fmgr.h"
 #include "lib/ilist.h"
+#include "storage/lock.h"
 #include "storage/lockdefs.h"
 #include "storage/spin.h"
 #include "utils/acl.h"
@@ -202,6 +203,8 @@ extern char *kinesis_account_id;
 extern int	kinesis_max_shards;
 extern int	kinesis_max_shards_per_xact;
 extern int	kinesis_clock_offset;
+extern bool kinesis_enable_workers;
+extern int	kinesis_maintenance_interval;
 extern void KinesisGucInit(void);
 extern TimestampTz KinesisNow(void);
 
@@ -235,8 +238,26 @@ extern MemoryContext KinesisResultContext(MemoryContext owner);
 extern char *KinesisArenaOpen(MemoryContext owner, Size *capacity);
 extern void KinesisArenaClaim(Size size);
 
+/* LWLocks of the "kinesis" tranche */
+#define KINESIS_LWLOCK_SHARDS	0	/* stable.c: the shard state table */
+#define KINESIS_LWLOCK_WORKERS	1	/* launcher.c: the worker slots */
+#define KINESIS_LWLOCKS			2
+
+/* in launcher.c */
+extern void KinesisLauncherInit(void);
+extern Size KinesisLauncherShmemSize(void);
+extern void KinesisLauncherShmemInit(void);
+extern VirtualTransactionId KinesisWorkerStarted(int index, Oid *dboid);
+extern void KinesisWorkerReport(int index, int actions, const char *error);
+extern void KinesisWorkerAbsent(int index);
+
+/* in shmem.c */
+extern void KinesisShmemInit(void);
+
 /* in stable.c */
 extern void KinesisStableInit(void);
+extern Size KinesisStableShmemSize(void);
+extern void KinesisStableShmemInit(void);
 extern void KinesisStableAttach(KinesisStream *stream, KinesisShard *shard);
 extern int64 KinesisStableAllocate(KinesisShard *shard, int count,
 								   int64 min_counter, TimestampTz arrival,

@@ -144,11 +144,6 @@ typedef struct SegmentSwitch
 static List *pending_forgets = NIL;
 static List *pending_switches = NIL;
 
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
-
-static void stable_shmem_request(void);
-static void stable_shmem_startup(void);
 static void stable_xact_callback(XactEvent event, void *arg);
 static void stable_release_all(void);
 static void stable_on_exit(int code, Datum arg);
@@ -156,8 +151,11 @@ static void stable_apply_pending(bool commit);
 
 PG_FUNCTION_INFO_V1(kinesis_shard_horizon);
 
-static Size
-stable_shmem_size(void)
+/*
+ * Shared memory needed (shmem.c asks for it at postmaster start).
+ */
+Size
+KinesisStableShmemSize(void)
 {
 	Size		size;
 
@@ -171,47 +169,29 @@ stable_shmem_size(void)
 }
 
 /*
- * Install the shared-memory hooks and the transaction callback; called
- * from _PG_init.
+ * Install the transaction callback; called from _PG_init.
  */
 void
 KinesisStableInit(void)
 {
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = stable_shmem_request;
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = stable_shmem_startup;
 	RegisterXactCallback(stable_xact_callback, NULL);
 }
 
-static void
-stable_shmem_request(void)
-{
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
-	RequestAddinShmemSpace(stable_shmem_size());
-	RequestNamedLWLockTranche("kinesis", 1);
-}
-
-static void
-stable_shmem_startup(void)
+/*
+ * Create or attach to the shared state; called by shmem.c's startup hook
+ * with AddinShmemInitLock held.
+ */
+void
+KinesisStableShmemInit(void)
 {
 	HASHCTL		info;
 	bool		found;
-
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-
-	stable_shared = NULL;
-	shard_states = NULL;
-
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 
 	stable_shared = ShmemInitStruct("kinesis stable",
 									sizeof(KinesisStableShared), &found);
 	if (!found)
 	{
-		stable_shared->lock = &(GetNamedLWLockTranche("kinesis"))->lock;
+		stable_shared->lock = &(GetNamedLWLockTranche("kinesis"))[KINESIS_LWLOCK_SHARDS].lock;
 		stable_shared->nodes_per_backend = kinesis_max_shards_per_xact;
 	}
 
@@ -227,8 +207,6 @@ stable_shmem_startup(void)
 	shard_states = ShmemInitHash("kinesis shard states",
 								 kinesis_max_shards, kinesis_max_shards,
 								 &info, HASH_ELEM | HASH_BLOBS);
-
-	LWLockRelease(AddinShmemInitLock);
 }
 
 /*
