@@ -25,6 +25,7 @@ OBJS = \
 	src/get.o \
 	src/buffer.o \
 	src/maintenance.o \
+	src/reshard.o \
 	src/shmem.o \
 	src/launcher.o \
 	src/worker.o

@@ -6,6 +6,7 @@
 #   TAP (prove)       test/t/*.pl        (each starts its own clusters)
 # Prints regression.diffs on failure and exits non-zero if anything failed.
 # The extension must be built and installed (scripts/build.sh).
+# SUITES (default "regress isolation pgtap tap") picks suites while iterating.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source scripts/cluster.sh
@@ -23,6 +24,8 @@ max_worker_processes = 32
 " || exit 1
 trap 'cluster_stop "$WORK"' EXIT
 
+SUITES=${SUITES:-regress isolation pgtap tap}
+wanted() { [[ " $SUITES " == *" $1 "* ]]; }
 passed=0
 failed=0
 failures=()
@@ -65,11 +68,11 @@ run_regress() {
 	fi
 }
 
-run_regress regress "$PGXS_DIR/src/test/regress/pg_regress" sql sql kinesis_regress schedule
-run_regress isolation "$PGXS_DIR/src/test/isolation/pg_isolation_regress" specs spec kinesis_isolation
+wanted regress && run_regress regress "$PGXS_DIR/src/test/regress/pg_regress" sql sql kinesis_regress schedule
+wanted isolation && run_regress isolation "$PGXS_DIR/src/test/isolation/pg_isolation_regress" specs spec kinesis_isolation
 
 # pgTAP: one database, each file through pg_prove.
-if ls test/pgtap/*.sql >/dev/null 2>&1; then
+if wanted pgtap && ls test/pgtap/*.sql >/dev/null 2>&1; then
 	echo "== pgtap"
 	as_user psql -X -q -v ON_ERROR_STOP=1 -d postgres \
 		-c "CREATE DATABASE kinesis_tap" >/dev/null
@@ -87,7 +90,7 @@ if ls test/pgtap/*.sql >/dev/null 2>&1; then
 fi
 
 # TAP: PostgreSQL::Test::Cluster, restarts and crashes.
-if ls test/t/*.pl >/dev/null 2>&1; then
+if wanted tap && ls test/t/*.pl >/dev/null 2>&1; then
 	echo "== tap"
 	as_user mkdir -p "$WORK/tap"
 	for f in "$WORK"/test/t/*.pl; do

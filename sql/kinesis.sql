@@ -71,6 +71,19 @@ CREATE TABLE kinesis.segments (
 );
 COMMENT ON TABLE kinesis.segments IS 'time-ranged segments of each shard: where its counters start and since when';
 
+-- Every reshard and mode switch, by whom (operation) and why (detail).
+CREATE TABLE kinesis.scaling_events (
+    event_id            bigserial PRIMARY KEY,
+    stream_id           bigint NOT NULL REFERENCES kinesis.streams ON DELETE CASCADE,
+    happened_at         timestamptz NOT NULL DEFAULT now(),
+    operation           text NOT NULL,
+    open_shards_before  integer,
+    open_shards_after   integer,
+    detail              text
+);
+CREATE INDEX ON kinesis.scaling_events (stream_id, happened_at);
+COMMENT ON TABLE kinesis.scaling_events IS 'every split, merge, shard count update, mode switch and autoscaling decision';
+
 CREATE TABLE kinesis.tags (
     stream_id   bigint NOT NULL REFERENCES kinesis.streams ON DELETE CASCADE,
     key         text NOT NULL,
@@ -79,13 +92,16 @@ CREATE TABLE kinesis.tags (
 );
 COMMENT ON TABLE kinesis.tags IS 'tags of streams';
 
-GRANT SELECT ON kinesis.streams, kinesis.shards, kinesis.segments, kinesis.tags TO PUBLIC;
+GRANT SELECT ON kinesis.streams, kinesis.shards, kinesis.segments, kinesis.tags,
+    kinesis.scaling_events TO PUBLIC;
 
 SELECT pg_catalog.pg_extension_config_dump('kinesis.streams', '');
 SELECT pg_catalog.pg_extension_config_dump('kinesis.streams_stream_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('kinesis.shards', '');
 SELECT pg_catalog.pg_extension_config_dump('kinesis.tags', '');
 SELECT pg_catalog.pg_extension_config_dump('kinesis.segments', '');
+SELECT pg_catalog.pg_extension_config_dump('kinesis.scaling_events', '');
+SELECT pg_catalog.pg_extension_config_dump('kinesis.scaling_events_event_id_seq', '');
 
 -- The key that signs shard iterators; readable by its owner only.
 CREATE FUNCTION kinesis._random_secret() RETURNS bytea
@@ -112,6 +128,12 @@ CREATE TYPE kinesis.get_records_result AS (
     next_shard_iterator     text,
     millis_behind_latest    bigint,
     child_shards            jsonb
+);
+
+CREATE TYPE kinesis.shard_count_update AS (
+    stream_name             text,
+    current_shard_count     integer,
+    target_shard_count      integer
 );
 
 CREATE TYPE kinesis.stream_summary AS (
@@ -232,6 +254,30 @@ AS $$
      ORDER BY t.key;
 $$;
 COMMENT ON FUNCTION kinesis.list_tags_for_stream(text) IS 'tags of a stream, by key (ListTagsForStream)';
+
+CREATE FUNCTION kinesis.split_shard(
+    stream_name text, shard_to_split text, new_starting_hash_key numeric)
+RETURNS void
+AS 'MODULE_PATHNAME', 'kinesis_split_shard' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION kinesis.split_shard(text, text, numeric) IS 'closes a shard and opens two children splitting its hash key range (SplitShard)';
+
+CREATE FUNCTION kinesis.merge_shards(
+    stream_name text, shard_to_merge text, adjacent_shard_to_merge text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'kinesis_merge_shards' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION kinesis.merge_shards(text, text, text) IS 'closes two adjacent shards and opens one child over both ranges (MergeShards)';
+
+CREATE FUNCTION kinesis.update_shard_count(
+    stream_name text, target_shard_count integer,
+    scaling_type text DEFAULT 'UNIFORM_SCALING')
+RETURNS kinesis.shard_count_update
+AS 'MODULE_PATHNAME', 'kinesis_update_shard_count' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION kinesis.update_shard_count(text, integer, text) IS 'scales to a number of shards with equal hash key ranges, through splits and merges (UpdateShardCount)';
+
+CREATE FUNCTION kinesis.update_stream_mode(stream_name text, stream_mode text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'kinesis_update_stream_mode' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION kinesis.update_stream_mode(text, text) IS 'switches between PROVISIONED and ON_DEMAND (UpdateStreamMode)';
 
 ------------------------------------------------------------------------
 -- Data plane

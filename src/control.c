@@ -49,15 +49,6 @@ PG_FUNCTION_INFO_V1(kinesis_stream_id);
 PG_FUNCTION_INFO_V1(kinesis_assert_loaded);
 PG_FUNCTION_INFO_V1(kinesis_stream_arn);
 
-/* A stream's catalog row, as control operations need it */
-typedef struct StreamRow
-{
-	int64		stream_id;
-	char	   *status;
-	int32		retention_hours;
-	Oid			relid;
-} StreamRow;
-
 /* Validated tags of a request */
 typedef struct TagList
 {
@@ -83,8 +74,8 @@ spi_exec(const char *sql, int nargs, Oid *types, Datum *values,
  * control operations.  Returns the GUC nest level to pass to
  * KinesisSpiEnd.
  */
-static int
-control_begin(const char *cmdname)
+int
+KinesisControlBegin(const char *cmdname)
 {
 	int			nestlevel;
 
@@ -98,26 +89,25 @@ control_begin(const char *cmdname)
 /*
  * Read a stream's catalog row; KN001 when it does not exist.
  */
-static StreamRow
-stream_row(const char *name)
+KinesisStreamRow
+KinesisStreamRowGet(const char *name)
 {
 	Oid			argtype = TEXTOID;
 	Datum		arg = CStringGetTextDatum(name);
-	StreamRow	row;
-	HeapTuple	tuple;
-	bool		isnull;
+	KinesisStreamRow row;
 
-	spi_exec("SELECT stream_id, stream_status, retention_period_hours"
+	spi_exec("SELECT stream_id, stream_status, retention_period_hours, stream_mode"
 			 " FROM kinesis.streams WHERE stream_name = $1",
 			 1, &argtype, &arg, false, SPI_OK_SELECT);
 	if (SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_KINESIS_RESOURCE_NOT_FOUND),
 				 errmsg("stream \"%s\" does not exist", name)));
-	tuple = SPI_tuptable->vals[0];
-	row.stream_id = DatumGetInt64(SPI_getbinval(tuple, SPI_tuptable->tupdesc, 1, &isnull));
-	row.status = SPI_getvalue(tuple, SPI_tuptable->tupdesc, 2);
-	row.retention_hours = DatumGetInt32(SPI_getbinval(tuple, SPI_tuptable->tupdesc, 3, &isnull));
+	row.name = pstrdup(name);
+	row.stream_id = KinesisSpiInt(0, 1, 0);
+	row.status = KinesisSpiText(0, 2);
+	row.retention_hours = (int32) KinesisSpiInt(0, 3, 24);
+	row.on_demand = strcmp(KinesisSpiText(0, 4), "ON_DEMAND") == 0;
 	row.relid = get_relname_relid(KinesisStreamTableName(row.stream_id),
 								  KinesisDataNamespace());
 	return row;
@@ -126,25 +116,25 @@ stream_row(const char *name)
 /*
  * Raise 42501 unless the current user owns the stream's table.
  */
-static void
-require_owner(const StreamRow *row, const char *name)
+void
+KinesisRequireOwner(const KinesisStreamRow *row)
 {
 	if (OidIsValid(row->relid) && !pg_class_ownercheck(row->relid, GetUserId()))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("must be owner of stream \"%s\"", name)));
+				 errmsg("must be owner of stream \"%s\"", row->name)));
 }
 
 /*
  * Raise KN002 unless the stream is ACTIVE.
  */
-static void
-require_active(const StreamRow *row, const char *name)
+void
+KinesisRequireActive(const KinesisStreamRow *row)
 {
 	if (strcmp(row->status, "ACTIVE") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_KINESIS_RESOURCE_IN_USE),
-				 errmsg("stream \"%s\" is not active", name),
+				 errmsg("stream \"%s\" is not active", row->name),
 				 errdetail("The stream is in state %s.", row->status)));
 }
 
@@ -415,8 +405,8 @@ create_stream_shard_count(FunctionCallInfo fcinfo, KinesisStreamMode *mode)
  * Raise KN004 when shard_count more open shards would exceed
  * kinesis.max_shards in this database.
  */
-static void
-check_shard_limit(int shard_count)
+void
+KinesisCheckShardLimit(int shard_count)
 {
 	bool		isnull;
 	int64		open_shards;
@@ -469,7 +459,7 @@ kinesis_create_stream(PG_FUNCTION_ARGS)
 				 errdetail("A stream can have at most %d shards.", kinesis_max_shards),
 				 errhint("Raise kinesis.max_shards and restart the server.")));
 
-	nestlevel = control_begin("create_stream");
+	nestlevel = KinesisControlBegin("create_stream");
 	if (pg_namespace_aclcheck(KinesisDataNamespace(), GetUserId(), ACL_CREATE) != ACLCHECK_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -483,7 +473,7 @@ kinesis_create_stream(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_KINESIS_RESOURCE_IN_USE),
 				 errmsg("stream \"%s\" already exists", name)));
-	check_shard_limit(shard_count);
+	KinesisCheckShardLimit(shard_count);
 
 	values[1] = CStringGetTextDatum(KinesisModeName(mode));
 	values[2] = Int32GetDatum(PG_GETARG_INT32(3));
@@ -513,7 +503,7 @@ kinesis_delete_stream(PG_FUNCTION_ARGS)
 {
 	int			nestlevel;
 	char	   *name;
-	StreamRow	row;
+	KinesisStreamRow row;
 	Oid			type = INT8OID;
 	Datum		value;
 
@@ -521,9 +511,9 @@ kinesis_delete_stream(PG_FUNCTION_ARGS)
 	name = KinesisStreamNameArg(fcinfo, 0);
 	KinesisRequireArg(fcinfo, 1, "enforce_consumer_deletion");
 
-	nestlevel = control_begin("delete_stream");
-	row = stream_row(name);
-	require_owner(&row, name);
+	nestlevel = KinesisControlBegin("delete_stream");
+	row = KinesisStreamRowGet(name);
+	KinesisRequireOwner(&row);
 
 	if (OidIsValid(row.relid))
 		spi_exec(psprintf("DROP TABLE %s",
@@ -550,7 +540,7 @@ change_retention(FunctionCallInfo fcinfo, bool increase)
 		"decrease_stream_retention_period";
 	char	   *name;
 	int32		hours;
-	StreamRow	row;
+	KinesisStreamRow row;
 	Oid			types[2] = {INT8OID, INT4OID};
 	Datum		values[2];
 
@@ -560,10 +550,10 @@ change_retention(FunctionCallInfo fcinfo, bool increase)
 	hours = PG_GETARG_INT32(1);
 	check_retention(hours);
 
-	nestlevel = control_begin(cmdname);
-	row = stream_row(name);
-	require_owner(&row, name);
-	require_active(&row, name);
+	nestlevel = KinesisControlBegin(cmdname);
+	row = KinesisStreamRowGet(name);
+	KinesisRequireOwner(&row);
+	KinesisRequireActive(&row);
 	if (increase && hours < row.retention_hours)
 		ereport(ERROR,
 				(errcode(ERRCODE_KINESIS_INVALID_ARGUMENT),
@@ -609,7 +599,7 @@ kinesis_add_tags_to_stream(PG_FUNCTION_ARGS)
 	int			nestlevel;
 	char	   *name;
 	TagList		tags;
-	StreamRow	row;
+	KinesisStreamRow row;
 
 	kinesis_check_loaded();
 	name = KinesisStreamNameArg(fcinfo, 0);
@@ -620,9 +610,9 @@ kinesis_add_tags_to_stream(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_KINESIS_VALIDATION),
 				 errmsg("tags must not be empty")));
 
-	nestlevel = control_begin("add_tags_to_stream");
-	row = stream_row(name);
-	require_owner(&row, name);
+	nestlevel = KinesisControlBegin("add_tags_to_stream");
+	row = KinesisStreamRowGet(name);
+	KinesisRequireOwner(&row);
 	store_tags(row.stream_id, name, &tags);
 	KinesisSpiEnd(nestlevel);
 	PG_RETURN_VOID();
@@ -637,7 +627,7 @@ kinesis_remove_tags_from_stream(PG_FUNCTION_ARGS)
 	int			nestlevel;
 	char	   *name;
 	ArrayType  *keys;
-	StreamRow	row;
+	KinesisStreamRow row;
 	Oid			types[2] = {INT8OID, TEXTARRAYOID};
 	Datum		values[2];
 	int			nkeys;
@@ -667,9 +657,9 @@ kinesis_remove_tags_from_stream(PG_FUNCTION_ARGS)
 		check_tag(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key), NULL, 0);
 	}
 
-	nestlevel = control_begin("remove_tags_from_stream");
-	row = stream_row(name);
-	require_owner(&row, name);
+	nestlevel = KinesisControlBegin("remove_tags_from_stream");
+	row = KinesisStreamRowGet(name);
+	KinesisRequireOwner(&row);
 	values[0] = Int64GetDatum(row.stream_id);
 	values[1] = PointerGetDatum(keys);
 	spi_exec("DELETE FROM kinesis.tags WHERE stream_id = $1 AND key = ANY ($2)",

@@ -163,6 +163,17 @@ typedef union KinesisNumericBuf
 	int64		align;
 } KinesisNumericBuf;
 
+/* A stream's catalog row, as control operations read it (control.c) */
+typedef struct KinesisStreamRow
+{
+	char	   *name;
+	int64		stream_id;
+	char	   *status;
+	int32		retention_hours;
+	bool		on_demand;
+	Oid			relid;			/* InvalidOid if the table is missing */
+} KinesisStreamRow;
+
 /* A decoded sequence number (seqno.c) */
 typedef struct KinesisSeqNo
 {
@@ -305,8 +316,19 @@ extern void KinesisSpiEnd(int nestlevel);
 extern Oid	KinesisExtensionOwner(void);
 extern void KinesisSpiExec(const char *sql, int nargs, Oid *types, Datum *values,
 						   Oid role, int expected);
+extern void KinesisSpiExecNulls(const char *sql, int nargs, Oid *types,
+								Datum *values, const char *nulls, Oid role,
+								int expected);
+extern Oid	KinesisRelationOwner(Oid relid);
 extern int64 KinesisSpiInt(uint64 row, int col, int64 if_null);
 extern char *KinesisSpiText(uint64 row, int col);
+
+/* in control.c */
+extern int	KinesisControlBegin(const char *cmdname);
+extern KinesisStreamRow KinesisStreamRowGet(const char *name);
+extern void KinesisRequireOwner(const KinesisStreamRow *row);
+extern void KinesisRequireActive(const KinesisStreamRow *row);
+extern void KinesisCheckShardLimit(int shard_count);
 
 /* in validate.c */
 extern char *KinesisStreamNameArg(FunctionCallInfo fcinfo, int argno);

@@ -95,22 +95,6 @@ log_action(MaintenanceLog *log, const char *stream, int32 shard_index,
 }
 
 /*
- * The owner of a relation.
- */
-static Oid
-relation_owner(Oid relid)
-{
-	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	Oid			owner;
-
-	if (!HeapTupleIsValid(tuple))
-		elog(ERROR, "cache lookup failed for relation %u", relid);
-	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
-	ReleaseSysCache(tuple);
-	return owner;
-}
-
-/*
  * The catalog's segments of a shard.
  */
 static void
@@ -319,7 +303,7 @@ maintenance_pass(MaintenanceLog *log)
 
 		if (stream == NULL || stream->status != KINESIS_STATUS_ACTIVE)
 			continue;
-		owner = relation_owner(stream->relid);
+		owner = KinesisRelationOwner(stream->relid);
 		for (j = 0; j < stream->nshards; j++)
 		{
 			CHECK_FOR_INTERRUPTS();

@@ -256,12 +256,15 @@ ordering_min_counter(Datum seqnum, KinesisShard *shard)
 	bool		valid;
 
 	/*
-	 * Valid: well-formed, not from the future, and with a counter (a clock
-	 * in microseconds, see stable.c) not far ahead of the clock, so that no
-	 * made-up number can push a shard's counter toward its end.
+	 * Valid: well-formed, written in the past, with a shard creation second
+	 * (ahead by one second per reshard generation, see reshard.c) and a
+	 * counter (a clock in microseconds, see stable.c) not far ahead of the
+	 * clock, so that no made-up number can push a shard's counter toward
+	 * its end.
 	 */
 	valid = KinesisSeqNoFromNumeric(seqnum, &seq) &&
-		seq.write_secs <= now_secs && seq.create_secs <= now_secs &&
+		seq.write_secs <= now_secs &&
+		seq.create_secs <= now_secs + ORDERING_CLOCK_TOLERANCE_SECS &&
 		seq.counter <= (now_secs + ORDERING_CLOCK_TOLERANCE_SECS) * USECS_PER_SEC;
 	/* of this very shard: a number it handed out */
 	if (valid && seq.shard_index == shard->shard_index &&

@@ -17,11 +17,14 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/syscache.h"
 
 #include "kinesis.h"
 
@@ -78,6 +81,16 @@ void
 KinesisSpiExec(const char *sql, int nargs, Oid *types, Datum *values,
 			   Oid role, int expected)
 {
+	KinesisSpiExecNulls(sql, nargs, types, values, NULL, role, expected);
+}
+
+/*
+ * The same, with SPI's nulls argument ('n' for a NULL value).
+ */
+void
+KinesisSpiExecNulls(const char *sql, int nargs, Oid *types, Datum *values,
+					const char *nulls, Oid role, int expected)
+{
 	Oid			save_userid = InvalidOid;
 	int			save_sec = 0;
 	int			ret;
@@ -87,11 +100,27 @@ KinesisSpiExec(const char *sql, int nargs, Oid *types, Datum *values,
 		GetUserIdAndSecContext(&save_userid, &save_sec);
 		SetUserIdAndSecContext(role, save_sec | SECURITY_LOCAL_USERID_CHANGE);
 	}
-	ret = SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0);
+	ret = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
 	if (OidIsValid(role))
 		SetUserIdAndSecContext(save_userid, save_sec);
 	if (ret != expected)
 		elog(ERROR, "kinesis statement failed: %s", SPI_result_code_string(ret));
+}
+
+/*
+ * The owner of a relation.
+ */
+Oid
+KinesisRelationOwner(Oid relid)
+{
+	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+	return owner;
 }
 
 /*
