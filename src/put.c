@@ -104,8 +104,8 @@ check_record_size(KinesisStream *stream, int64 size, int ordinal)
 }
 
 /*
- * Route every entry, lock the target shards' tables and attach their
- * shared states.  Returns false when locking made the stream's cache entry
+ * Route every entry, lock the target shards' tables in shard index order
+ * and attach their shared states.  Returns false when locking made the stream's cache entry
  * stale; the caller then looks the stream up again and starts over.
  */
 static bool
@@ -113,13 +113,22 @@ route_and_lock(KinesisStream *stream, PutEntry *entries, int n)
 {
 	int			i;
 
+	bool	   *used;
+
 	for (i = 0; i < n; i++)
 		entries[i].shard = KinesisShardForKey(stream, entries[i].hash_key);
+
+	/* lock in shard index order, as reshards do (reshard.c) */
+	used = palloc0(sizeof(bool) * stream->nshards);
 	for (i = 0; i < n; i++)
+		used[entries[i].shard - stream->shards] = true;
+	for (i = 0; i < stream->nshards; i++)
 	{
-		if (!KinesisLockShard(stream, entries[i].shard, RowExclusiveLock))
+		if (used[i] && !KinesisLockShard(stream, &stream->shards[i], RowExclusiveLock))
 			return false;
 	}
+	pfree(used);
+
 	for (i = 0; i < n; i++)
 		KinesisStableAttach(stream, entries[i].shard);
 	return true;

@@ -29,14 +29,17 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/resowner.h"
 #include "utils/syscache.h"
 
 #include "kinesis.h"
@@ -47,6 +50,9 @@
 /* Kinesis' rolling-window limits */
 #define MAX_SHARD_COUNT_UPDATES_PER_DAY	10
 #define MAX_MODE_SWITCHES_PER_DAY		2
+
+/* Shorter than any writer's, so a reshard is the victim of a deadlock */
+#define RESHARD_DEADLOCK_TIMEOUT		"20ms"
 
 PG_FUNCTION_INFO_V1(kinesis_split_shard);
 PG_FUNCTION_INFO_V1(kinesis_merge_shards);
@@ -221,6 +227,7 @@ plan_merge(Reshard *r, Piece *a, Piece *b)
 /*
  * Unix seconds as timestamptz.
  */
+static void lock_parents(Reshard *r);
 static void record_event(int64 stream_id, const char *operation, int before,
 						 int after, const char *detail);
 
@@ -247,7 +254,6 @@ reshard_apply(Reshard *r, const char *operation, const char *detail)
 	Datum		values[8];
 	char		nulls[8];
 
-	/* parents first, in index order: lock them against their writers */
 	list_sort(r->pieces, piece_cmp_start);
 	foreach(lc, r->pieces)
 	{
@@ -257,11 +263,8 @@ reshard_apply(Reshard *r, const char *operation, const char *detail)
 			before++;
 		if (p->close_secs < 0)
 			after++;
-		if (p->closed && !p->created)
-			LockRelationOid(get_relname_relid(KinesisShardTableName(r->stream_id, p->index),
-											  KinesisDataNamespace()),
-							ExclusiveLock);
 	}
+	lock_parents(r);
 
 	owner = KinesisExtensionOwner();
 	foreach(lc, r->pieces)
@@ -307,6 +310,84 @@ reshard_apply(Reshard *r, const char *operation, const char *detail)
 	record_event(r->stream_id, operation, before, after, detail);
 	KinesisInvalidateStream(r->stream_relid);
 	return after;
+}
+
+/*
+ * Lock the tables of the shards this reshard closes against their writers
+ * and readers, in shard index order.  Writers lock the shards of one call
+ * in the same order (put.c), so one statement never deadlocks with a
+ * reshard; a transaction that wrote a higher shard in an earlier statement
+ * and now waits for a lower one can.  The reshard then makes itself the
+ * victim: it waits with a short deadlock_timeout, so it is the one that
+ * detects the cycle, gives its locks back in a subtransaction rollback, and
+ * tries again once the writer has gone on.
+ */
+static void
+lock_parents(Reshard *r)
+{
+	List	   *indexes = NIL;
+	List	   *relids = NIL;
+	ListCell   *lc;
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile bool locked = false;
+
+	foreach(lc, r->pieces)
+	{
+		Piece	   *p = lfirst(lc);
+
+		if (p->closed && !p->created)
+			indexes = lappend_int(indexes, p->index);
+	}
+	list_sort(indexes, list_int_cmp);
+	foreach(lc, indexes)
+		relids = lappend_oid(relids,
+							 get_relname_relid(KinesisShardTableName(r->stream_id, lfirst_int(lc)),
+											   KinesisDataNamespace()));
+
+	if (list_length(relids) == 1)
+	{
+		LockRelationOid(linitial_oid(relids), ExclusiveLock);
+		return;
+	}
+
+	while (!locked)
+	{
+		BeginInternalSubTransaction(NULL);
+		MemoryContextSwitchTo(cxt);
+		PG_TRY();
+		{
+			int			nestlevel = NewGUCNestLevel();
+
+			(void) set_config_option("deadlock_timeout", RESHARD_DEADLOCK_TIMEOUT,
+									 PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+									 true, 0, false);
+			foreach(lc, relids)
+				LockRelationOid(lfirst_oid(lc), ExclusiveLock);
+			AtEOXact_GUC(true, nestlevel);
+			ReleaseCurrentSubTransaction();
+			locked = true;
+		}
+		PG_CATCH();
+		{
+			ErrorData  *edata;
+
+			MemoryContextSwitchTo(cxt);
+			edata = CopyErrorData();
+			FlushErrorState();
+			RollbackAndReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(cxt);
+			CurrentResourceOwner = owner;
+			if (edata->sqlerrcode != ERRCODE_T_R_DEADLOCK_DETECTED)
+				ReThrowError(edata);
+			FreeErrorData(edata);
+		}
+		PG_END_TRY();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		CHECK_FOR_INTERRUPTS();
+	}
+	list_free(relids);
 }
 
 /*
