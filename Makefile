@@ -23,6 +23,7 @@ OBJS = \
 	src/iterator.o \
 	src/put.o \
 	src/get.o \
+	src/throttle.o \
 	src/buffer.o \
 	src/maintenance.o \
 	src/reshard.o \

@@ -700,6 +700,8 @@ kinesis_get_records(PG_FUNCTION_ARGS)
 
 	open_shard(it.stream_name, it.shard_index, NULL, it.stream_id,
 			   it.stream_created_at, &stream, &shard);
+	if (KinesisThrottled(stream) && !KinesisThrottleReadCall(shard, KinesisNow()))
+		KinesisThrottleError(stream, shard, false);
 	read_target(stream, shard, &target);
 
 	after = it.after_counter;
@@ -728,6 +730,8 @@ kinesis_get_records(PG_FUNCTION_ARGS)
 	if (records.n == limit)
 		complete = false;
 	shard_scan_end(&scan);
+	if (KinesisThrottled(stream))
+		KinesisThrottleReadBytes(shard, bytes);
 
 	/* everything below the bound was seen: move past gaps to bound - 1 */
 	if (complete)

@@ -24,6 +24,7 @@ int			kinesis_max_shards = 10000;
 int			kinesis_max_shards_per_xact = 1024;
 int			kinesis_clock_offset = 0;
 bool		kinesis_enable_workers = true;
+bool		kinesis_enforce_limits = true;
 int			kinesis_maintenance_interval = 10000;
 
 /*
@@ -116,7 +117,7 @@ KinesisGucInit(void)
 							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("kinesis.debug_clock_offset",
-							"Moves the clock that decides iterator expiry and retention (testing only).",
+							"Moves the clock that decides iterator expiry, retention and throughput refills (testing only).",
 							"Sequence numbers and arrival timestamps always use the real clock.",
 							&kinesis_clock_offset,
 							0, -INT_MAX, INT_MAX,
@@ -130,6 +131,15 @@ KinesisGucInit(void)
 							 &kinesis_enable_workers,
 							 true,
 							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("kinesis.enforce_limits",
+							 "Throttles the shards of provisioned streams to their Kinesis rates.",
+							 "Per shard: writes 1 MiB and 1000 records per second, reads 2 MiB and 5 get_records calls per second.",
+							 &kinesis_enforce_limits,
+							 true,
+							 PGC_SUSET,
 							 0,
 							 NULL, NULL, NULL);
 

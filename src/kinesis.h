@@ -93,6 +93,16 @@ typedef enum KinesisStreamMode
 	KINESIS_MODE_ON_DEMAND
 } KinesisStreamMode;
 
+/* Token buckets of a shard of a provisioned stream (throttle.c) */
+typedef enum KinesisBucket
+{
+	KINESIS_BUCKET_WRITE_BYTES,
+	KINESIS_BUCKET_WRITE_RECORDS,
+	KINESIS_BUCKET_READ_BYTES,
+	KINESIS_BUCKET_READ_CALLS,
+	KINESIS_NBUCKETS
+} KinesisBucket;
+
 /*
  * Shared-memory state of one shard (stable.c).  Lives in a shared hash table
  * keyed by (database, stream id, shard index).
@@ -113,6 +123,8 @@ typedef struct KinesisShardState
 	TimestampTz last_arrival;	/* arrival time of the newest allocation */
 	int			nwriters;		/* length of writers */
 	dlist_head	writers;		/* in-flight writers, ascending first_counter */
+	TimestampTz bucket_time;	/* last refill of the buckets (throttle.c) */
+	int64		buckets[KINESIS_NBUCKETS];	/* token levels, in millionths */
 } KinesisShardState;
 
 /*
@@ -215,6 +227,7 @@ extern int	kinesis_max_shards;
 extern int	kinesis_max_shards_per_xact;
 extern int	kinesis_clock_offset;
 extern bool kinesis_enable_workers;
+extern bool kinesis_enforce_limits;
 extern int	kinesis_maintenance_interval;
 extern void KinesisGucInit(void);
 extern TimestampTz KinesisNow(void);
@@ -329,6 +342,15 @@ extern KinesisStreamRow KinesisStreamRowGet(const char *name);
 extern void KinesisRequireOwner(const KinesisStreamRow *row);
 extern void KinesisRequireActive(const KinesisStreamRow *row);
 extern void KinesisCheckShardLimit(int shard_count);
+
+/* in throttle.c */
+extern void KinesisThrottleInit(KinesisShardState *state);
+extern bool KinesisThrottled(KinesisStream *stream);
+extern bool KinesisThrottleWrite(KinesisShard *shard, int64 bytes, TimestampTz now);
+extern bool KinesisThrottleReadCall(KinesisShard *shard, TimestampTz now);
+extern void KinesisThrottleReadBytes(KinesisShard *shard, int64 bytes);
+extern char *KinesisThrottleEntryMessage(KinesisStream *stream, KinesisShard *shard);
+extern void KinesisThrottleError(KinesisStream *stream, KinesisShard *shard, bool write);
 
 /* in validate.c */
 extern char *KinesisStreamNameArg(FunctionCallInfo fcinfo, int argno);

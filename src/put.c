@@ -58,6 +58,7 @@ typedef struct PutEntry
 	int64		size;			/* data plus partition key UTF-8 bytes */
 	int			ordinal;		/* 1-based position in the request */
 	KinesisShard *shard;		/* routed to */
+	bool		throttled;		/* over the shard's write rate */
 	int64		counter;		/* allocated */
 } PutEntry;
 
@@ -215,7 +216,30 @@ entry_cmp_shard(const void *a, const void *b)
 }
 
 /*
- * Allocate counters and insert routed, locked entries: per shard one
+ * Take write tokens for the entries in request order (throttle.c); marks
+ * the entries a shard has no room for and returns how many are admitted.
+ */
+static int
+admit_entries(KinesisStream *stream, PutEntry *entries, int n)
+{
+	TimestampTz now;
+	int			admitted = 0;
+	int			i;
+
+	if (!KinesisThrottled(stream))
+		return n;
+	now = KinesisNow();
+	for (i = 0; i < n; i++)
+	{
+		entries[i].throttled = !KinesisThrottleWrite(entries[i].shard, entries[i].size, now);
+		if (!entries[i].throttled)
+			admitted++;
+	}
+	return admitted;
+}
+
+/*
+ * Allocate counters and insert the admitted entries: per shard one
  * allocation and one multi-insert, records of a shard in request order.
  * min_counter applies to the first shard only (put_record has one).
  */
@@ -228,8 +252,14 @@ write_entries(KinesisStream *stream, PutEntry *entries, int n,
 	int			start;
 	int			i;
 
+	int			nwrite = 0;
+
 	for (i = 0; i < n; i++)
-		order[i] = &entries[i];
+	{
+		if (!entries[i].throttled)
+			order[nwrite++] = &entries[i];
+	}
+	n = nwrite;
 	qsort(order, n, sizeof(PutEntry *), entry_cmp_shard);
 
 	for (start = 0; start < n;)
@@ -329,6 +359,8 @@ kinesis_put_record(PG_FUNCTION_ARGS)
 
 	if (!PG_ARGISNULL(4))
 		min_counter = ordering_min_counter(PG_GETARG_DATUM(4), entry.shard);
+	if (admit_entries(stream, &entry, 1) == 0)
+		KinesisThrottleError(stream, entry.shard, true);
 
 	arrival = GetCurrentTimestamp();
 	write_entries(stream, &entry, 1, min_counter, arrival);
@@ -451,19 +483,29 @@ kinesis_put_records(PG_FUNCTION_ARGS)
 			check_record_size(stream, entries[i].size, entries[i].ordinal);
 	} while (!route_and_lock(stream, entries, n));
 
+	admit_entries(stream, entries, n);
 	arrival = GetCurrentTimestamp();
 	write_entries(stream, entries, n, -1, arrival);
 
 	InitMaterializedSRF(fcinfo, 0);
 	for (i = 0; i < n; i++)
 	{
-		Datum		values[5];
-		bool		nulls[5] = {false, false, false, true, true};
+		Datum		values[5] = {0};
+		bool		nulls[5] = {false, true, true, true, true};
 
 		values[0] = Int32GetDatum(entries[i].ordinal);
-		values[1] = CStringGetTextDatum(KinesisShardIdString(entries[i].shard->shard_index));
-		values[2] = KinesisRecordSeqNo(entries[i].shard, entries[i].counter, arrival, NULL);
-		values[3] = values[4] = (Datum) 0;
+		if (entries[i].throttled)
+		{
+			values[3] = CStringGetTextDatum("ProvisionedThroughputExceededException");
+			values[4] = CStringGetTextDatum(KinesisThrottleEntryMessage(stream, entries[i].shard));
+			nulls[3] = nulls[4] = false;
+		}
+		else
+		{
+			values[1] = CStringGetTextDatum(KinesisShardIdString(entries[i].shard->shard_index));
+			values[2] = KinesisRecordSeqNo(entries[i].shard, entries[i].counter, arrival, NULL);
+			nulls[1] = nulls[2] = false;
+		}
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;

@@ -322,6 +322,7 @@ KinesisStableAttach(KinesisStream *stream, KinesisShard *shard)
 			state->last_arrival = 0;
 			state->nwriters = 0;
 			dlist_init(&state->writers);
+			KinesisThrottleInit(state);
 		}
 		LWLockRelease(stable_shared->lock);
 	}

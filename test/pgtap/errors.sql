@@ -7,8 +7,10 @@
 -- read_records and get_records never return records of a transaction that is
 -- still writing the shard, and this whole file is one transaction.
 --
--- KN005 (throughput) and KN007 (expired next token) cannot be raised yet:
--- only their presence in kinesis.error_codes is checked.
+-- KN005 (throughput) is raised in test/sql/throttling.sql, with exact
+-- per-entry results.  KN007 (expired next token) has no raiser: no function
+-- takes a pagination token; only its presence in kinesis.error_codes is
+-- checked.
 BEGIN;
 SELECT plan(270);
 SET LOCAL client_min_messages = warning;
@@ -92,7 +94,7 @@ SELECT is(pg_temp.records('tap_err'), 2::bigint, 'tap_err holds 2 records');
 SELECT pg_temp.rebase();
 
 ------------------------------------------------------------------------
--- The catalogue: KN005 and KN007 exist although nothing raises them yet
+-- The catalogue: KN005 and KN007 exist
 ------------------------------------------------------------------------
 
 SELECT is((SELECT exception_name FROM kinesis.error_codes WHERE sqlstate = 'KN005'),
