@@ -24,6 +24,7 @@ OBJS = \
 	src/put.o \
 	src/get.o \
 	src/throttle.o \
+	src/metrics.o \
 	src/buffer.o \
 	src/maintenance.o \
 	src/reshard.o \

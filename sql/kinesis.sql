@@ -84,6 +84,32 @@ CREATE TABLE kinesis.scaling_events (
 CREATE INDEX ON kinesis.scaling_events (stream_id, happened_at);
 COMMENT ON TABLE kinesis.scaling_events IS 'every split, merge, shard count update, mode switch and autoscaling decision';
 
+-- Per-minute metrics, flushed from shared memory by maintenance.  counters
+-- holds the counters of src/kinesis.h's KinesisMetric in that order (a
+-- storage format: new counters are only ever appended); the view
+-- kinesis.metrics gives them their CloudWatch names.  shard_index -1 holds
+-- a stream's call metrics.
+CREATE TABLE kinesis.metric_minutes (
+    stream_id   bigint NOT NULL REFERENCES kinesis.streams ON DELETE CASCADE,
+    shard_index integer NOT NULL,
+    minute      timestamptz NOT NULL,
+    counters    bigint[] NOT NULL,
+    PRIMARY KEY (stream_id, shard_index, minute)
+);
+CREATE INDEX ON kinesis.metric_minutes (minute);
+COMMENT ON TABLE kinesis.metric_minutes IS 'per-minute counters of streams and shards; read kinesis.metrics instead';
+
+-- Adds two counter arrays of metric_minutes, keeping the maxima (1-based
+-- positions 5, 12, 20, 26, 27: iterator ages and latency maxima).
+CREATE FUNCTION kinesis._merge_counters(a bigint[], b bigint[]) RETURNS bigint[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT pg_catalog.array_agg(CASE WHEN t.i IN (5, 12, 20, 26, 27)
+                                     THEN GREATEST(t.x, t.y)
+                                     ELSE coalesce(t.x, 0) + coalesce(t.y, 0) END
+                                ORDER BY t.i)
+      FROM ROWS FROM (pg_catalog.unnest(a), pg_catalog.unnest(b)) WITH ORDINALITY AS t(x, y, i)
+$$;
+
 CREATE TABLE kinesis.tags (
     stream_id   bigint NOT NULL REFERENCES kinesis.streams ON DELETE CASCADE,
     key         text NOT NULL,
@@ -93,7 +119,7 @@ CREATE TABLE kinesis.tags (
 COMMENT ON TABLE kinesis.tags IS 'tags of streams';
 
 GRANT SELECT ON kinesis.streams, kinesis.shards, kinesis.segments, kinesis.tags,
-    kinesis.scaling_events TO PUBLIC;
+    kinesis.scaling_events, kinesis.metric_minutes TO PUBLIC;
 
 SELECT pg_catalog.pg_extension_config_dump('kinesis.streams', '');
 SELECT pg_catalog.pg_extension_config_dump('kinesis.streams_stream_id_seq', '');
@@ -102,6 +128,7 @@ SELECT pg_catalog.pg_extension_config_dump('kinesis.tags', '');
 SELECT pg_catalog.pg_extension_config_dump('kinesis.segments', '');
 SELECT pg_catalog.pg_extension_config_dump('kinesis.scaling_events', '');
 SELECT pg_catalog.pg_extension_config_dump('kinesis.scaling_events_event_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('kinesis.metric_minutes', '');
 
 -- The key that signs shard iterators; readable by its owner only.
 CREATE FUNCTION kinesis._random_secret() RETURNS bytea
@@ -439,3 +466,59 @@ GRANT SELECT ON kinesis.error_codes, kinesis.shard_horizon, kinesis.stream_table
 CREATE FUNCTION kinesis._launcher_wake() RETURNS void
     AS 'MODULE_PATHNAME', 'kinesis_launcher_wake' LANGUAGE C VOLATILE;
 SELECT kinesis._launcher_wake();
+
+-- The metrics of spec/kinesis-api.md section 12 by CloudWatch name, one row
+-- per stream (shard_id NULL) or shard, minute and metric.  Latencies and
+-- ages are in milliseconds; samples counts calls where it applies, so
+-- average is the mean latency or, for *.Success, the success rate.
+CREATE VIEW kinesis.metrics AS
+WITH defs (metric_name, unit, shard_level, stream_too, sum_at, samples_at, max_at, scale) AS (
+    VALUES
+    ('IncomingBytes', 'Bytes', true, true, 1, NULL, NULL, 1),
+    ('IncomingRecords', 'Count', true, true, 2, NULL, NULL, 1),
+    ('OutgoingBytes', 'Bytes', true, false, 3, NULL, NULL, 1),
+    ('OutgoingRecords', 'Count', true, false, 4, NULL, NULL, 1),
+    ('IteratorAgeMilliseconds', 'Milliseconds', true, false, NULL, NULL, 5, 1),
+    ('ReadProvisionedThroughputExceeded', 'Count', true, true, 6, NULL, NULL, 1),
+    ('WriteProvisionedThroughputExceeded', 'Count', true, true, 7, NULL, NULL, 1),
+    ('PutRecord.Success', 'Count', false, false, 9, 8, NULL, 1),
+    ('PutRecord.Bytes', 'Bytes', false, false, 10, NULL, NULL, 1),
+    ('PutRecord.Latency', 'Milliseconds', false, false, 11, 9, 12, 1000),
+    ('PutRecords.Success', 'Count', false, false, 14, 13, NULL, 1),
+    ('PutRecords.TotalRecords', 'Count', false, false, 15, NULL, NULL, 1),
+    ('PutRecords.SuccessfulRecords', 'Count', false, false, 16, NULL, NULL, 1),
+    ('PutRecords.ThrottledRecords', 'Count', false, false, 17, NULL, NULL, 1),
+    ('PutRecords.Bytes', 'Bytes', false, false, 18, NULL, NULL, 1),
+    ('PutRecords.Latency', 'Milliseconds', false, false, 19, 13, 20, 1000),
+    ('GetRecords.Success', 'Count', false, false, 22, 21, NULL, 1),
+    ('GetRecords.Bytes', 'Bytes', false, false, 23, NULL, NULL, 1),
+    ('GetRecords.Records', 'Count', false, false, 24, NULL, NULL, 1),
+    ('GetRecords.Latency', 'Milliseconds', false, false, 25, 22, 26, 1000),
+    ('GetRecords.IteratorAgeMilliseconds', 'Milliseconds', false, false, NULL, NULL, 27, 1)
+),
+metric_rows AS (
+    SELECT m.stream_id, m.shard_index, m.minute, d.metric_name, d.unit, d.stream_too,
+           CASE WHEN d.scale = 1 THEN m.counters[d.sum_at]::numeric
+                ELSE round(m.counters[d.sum_at]::numeric / d.scale, 3) END AS sum,
+           m.counters[d.samples_at] AS samples,
+           CASE WHEN d.scale = 1 THEN m.counters[d.max_at]::numeric
+                ELSE round(m.counters[d.max_at]::numeric / d.scale, 3) END AS maximum
+      FROM kinesis.metric_minutes m
+      JOIN defs d ON d.shard_level = (m.shard_index >= 0)
+),
+stream_rows AS (
+    SELECT stream_id, -1 AS shard_index, minute, metric_name, unit, false AS stream_too,
+           sum(sum) AS sum, NULL::bigint AS samples, NULL::numeric AS maximum
+      FROM metric_rows
+     WHERE stream_too
+     GROUP BY stream_id, minute, metric_name, unit
+)
+SELECT s.stream_name,
+       CASE WHEN r.shard_index >= 0 THEN 'shardId-' || lpad(r.shard_index::text, 12, '0') END AS shard_id,
+       r.minute, r.metric_name, r.unit, r.sum, r.samples,
+       CASE WHEN r.samples > 0 THEN round(r.sum / r.samples, 3) END AS average,
+       r.maximum
+  FROM (SELECT * FROM metric_rows UNION ALL SELECT * FROM stream_rows) r
+  JOIN kinesis.streams s USING (stream_id);
+COMMENT ON VIEW kinesis.metrics IS 'per-minute CloudWatch metrics of streams (shard_id NULL) and shards';
+GRANT SELECT ON kinesis.metrics TO PUBLIC;

@@ -411,6 +411,7 @@ KinesisStreamLookup(const char *name, bool missing_ok)
 		stream->cxt = AllocSetContextCreate(stream_cache_cxt, "kinesis stream",
 											ALLOCSET_SMALL_SIZES);
 		stream->relid = InvalidOid;
+		stream->state = NULL;
 		if (!stream_load(stream))
 		{
 			MemoryContextDelete(stream->cxt);

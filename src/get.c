@@ -661,6 +661,28 @@ child_shards_json(KinesisStream *stream, int32 parent)
 }
 
 /*
+ * Count a get_records call in the stream's and the shard's metrics.  The
+ * iterator age is that of the last record returned, 0 when none was.
+ */
+static void
+count_get_records(KinesisStream *stream, KinesisShard *shard, int nrecords,
+				  int64 bytes, TimestampTz last_arrival, TimestampTz start)
+{
+	KinesisShardState *state = KinesisStableStreamState(stream);
+	int64		age_ms = nrecords > 0 ?
+		Max(GetCurrentTimestamp() - last_arrival, 0) / 1000 : 0;
+
+	KinesisMetricAdd(state, KM_GET_RECORDS_SUCCESS, 1);
+	KinesisMetricAdd(state, KM_GET_RECORDS_BYTES, bytes);
+	KinesisMetricAdd(state, KM_GET_RECORDS_RECORDS, nrecords);
+	KinesisMetricMax(state, KM_GET_RECORDS_ITERATOR_AGE_MAX, age_ms);
+	KinesisMetricLatency(state, KM_GET_RECORDS_LATENCY, start);
+	KinesisMetricAdd(shard->state, KM_OUTGOING_BYTES, bytes);
+	KinesisMetricAdd(shard->state, KM_OUTGOING_RECORDS, nrecords);
+	KinesisMetricMax(shard->state, KM_ITERATOR_AGE_MAX, age_ms);
+}
+
+/*
  * kinesis.get_records(shard_iterator, "limit")
  *		RETURNS kinesis.get_records_result
  *
@@ -684,6 +706,7 @@ kinesis_get_records(PG_FUNCTION_ARGS)
 	int64		bytes = 0;
 	int64		after;
 	TimestampTz last_arrival = 0;
+	TimestampTz start = GetCurrentTimestamp();
 	bool		complete = true;
 	Datum		values[4];
 	bool		nulls[4] = {false, false, false, true};
@@ -700,8 +723,12 @@ kinesis_get_records(PG_FUNCTION_ARGS)
 
 	open_shard(it.stream_name, it.shard_index, NULL, it.stream_id,
 			   it.stream_created_at, &stream, &shard);
+	KinesisMetricAdd(KinesisStableStreamState(stream), KM_GET_RECORDS_CALLS, 1);
 	if (KinesisThrottled(stream) && !KinesisThrottleReadCall(shard, KinesisNow()))
+	{
+		KinesisMetricAdd(shard->state, KM_READ_THROTTLED, 1);
 		KinesisThrottleError(stream, shard, false);
+	}
 	read_target(stream, shard, &target);
 
 	after = it.after_counter;
@@ -748,6 +775,7 @@ kinesis_get_records(PG_FUNCTION_ARGS)
 		values[1] = PointerGetDatum(KinesisIteratorEncode(stream, shard, after));
 	values[2] = Int64GetDatum(complete ? 0 :
 							  Max(target.tip - last_arrival, 0) / 1000);
+	count_get_records(stream, shard, records.n, bytes, last_arrival, start);
 
 	PG_RETURN_DATUM(result_datum(owner, result_desc, values, nulls));
 }

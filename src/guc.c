@@ -25,6 +25,7 @@ int			kinesis_max_shards_per_xact = 1024;
 int			kinesis_clock_offset = 0;
 bool		kinesis_enable_workers = true;
 bool		kinesis_enforce_limits = true;
+int			kinesis_metrics_history = 1440;
 int			kinesis_maintenance_interval = 10000;
 
 /*
@@ -142,6 +143,15 @@ KinesisGucInit(void)
 							 PGC_SUSET,
 							 0,
 							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("kinesis.metrics_history",
+							"How long per-minute metrics are kept in kinesis.metric_minutes.",
+							"0 stops collecting them.",
+							&kinesis_metrics_history,
+							1440, 0, 527040,
+							PGC_SIGHUP,
+							GUC_UNIT_MIN,
+							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("kinesis.maintenance_interval",
 							"Time between two maintenance passes of a database's worker.",

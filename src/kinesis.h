@@ -14,6 +14,7 @@
 
 #include "fmgr.h"
 #include "lib/ilist.h"
+#include "port/atomics.h"
 #include "storage/lock.h"
 #include "storage/lockdefs.h"
 #include "storage/spin.h"
@@ -104,6 +105,49 @@ typedef enum KinesisBucket
 } KinesisBucket;
 
 /*
+ * Counters of a shard's shared state (metrics.c), added to by client
+ * backends and taken by the flush into kinesis.metric_minutes.  Shard
+ * states count shard-level metrics; the state of a stream (shard index
+ * KINESIS_STREAM_STATE) counts the call-level ones.  *_MAX are maxima.
+ */
+typedef enum KinesisMetric
+{
+	/* shard level */
+	KM_INCOMING_BYTES,
+	KM_INCOMING_RECORDS,
+	KM_OUTGOING_BYTES,
+	KM_OUTGOING_RECORDS,
+	KM_ITERATOR_AGE_MAX,
+	KM_READ_THROTTLED,
+	KM_WRITE_THROTTLED,
+	/* stream level */
+	KM_PUT_RECORD_CALLS,
+	KM_PUT_RECORD_SUCCESS,
+	KM_PUT_RECORD_BYTES,
+	KM_PUT_RECORD_LATENCY,
+	KM_PUT_RECORD_LATENCY_MAX,
+	KM_PUT_RECORDS_CALLS,
+	KM_PUT_RECORDS_SUCCESS,
+	KM_PUT_RECORDS_TOTAL_RECORDS,
+	KM_PUT_RECORDS_SUCCESSFUL_RECORDS,
+	KM_PUT_RECORDS_THROTTLED_RECORDS,
+	KM_PUT_RECORDS_BYTES,
+	KM_PUT_RECORDS_LATENCY,
+	KM_PUT_RECORDS_LATENCY_MAX,
+	KM_GET_RECORDS_CALLS,
+	KM_GET_RECORDS_SUCCESS,
+	KM_GET_RECORDS_BYTES,
+	KM_GET_RECORDS_RECORDS,
+	KM_GET_RECORDS_LATENCY,
+	KM_GET_RECORDS_LATENCY_MAX,
+	KM_GET_RECORDS_ITERATOR_AGE_MAX,
+	KINESIS_NMETRICS
+} KinesisMetric;
+
+/* Shard index of a stream's own shared state */
+#define KINESIS_STREAM_STATE	(-1)
+
+/*
  * Shared-memory state of one shard (stable.c).  Lives in a shared hash table
  * keyed by (database, stream id, shard index).
  */
@@ -125,6 +169,7 @@ typedef struct KinesisShardState
 	dlist_head	writers;		/* in-flight writers, ascending first_counter */
 	TimestampTz bucket_time;	/* last refill of the buckets (throttle.c) */
 	int64		buckets[KINESIS_NBUCKETS];	/* token levels, in millionths */
+	pg_atomic_uint64 metrics[KINESIS_NMETRICS]; /* counted since the last flush */
 } KinesisShardState;
 
 /*
@@ -166,6 +211,8 @@ typedef struct KinesisStream
 	KinesisShard *shards;		/* every shard, ascending shard_index */
 	int			nopen;
 	KinesisShard **open_shards; /* open shards, ascending start_key */
+	KinesisShardState *state;	/* the stream's own shared state (call
+								 * metrics), attached on first use */
 } KinesisStream;
 
 /* Room for a numeric of up to 64 decimal digits (seqno.c) */
@@ -228,6 +275,7 @@ extern int	kinesis_max_shards_per_xact;
 extern int	kinesis_clock_offset;
 extern bool kinesis_enable_workers;
 extern bool kinesis_enforce_limits;
+extern int	kinesis_metrics_history;
 extern int	kinesis_maintenance_interval;
 extern void KinesisGucInit(void);
 extern TimestampTz KinesisNow(void);
@@ -283,6 +331,8 @@ extern void KinesisStableInit(void);
 extern Size KinesisStableShmemSize(void);
 extern void KinesisStableShmemInit(void);
 extern void KinesisStableAttach(KinesisStream *stream, KinesisShard *shard);
+extern KinesisShardState *KinesisStableStreamState(KinesisStream *stream);
+extern void KinesisStableWalk(void (*fn) (KinesisShardState *state, void *arg), void *arg);
 extern int64 KinesisStableAllocate(KinesisShard *shard, int count,
 								   int64 min_counter, TimestampTz arrival,
 								   int16 *segment);
@@ -342,6 +392,14 @@ extern KinesisStreamRow KinesisStreamRowGet(const char *name);
 extern void KinesisRequireOwner(const KinesisStreamRow *row);
 extern void KinesisRequireActive(const KinesisStreamRow *row);
 extern void KinesisCheckShardLimit(int shard_count);
+
+/* in metrics.c */
+extern void KinesisMetricsInit(KinesisShardState *state);
+extern void KinesisMetricAdd(KinesisShardState *state, KinesisMetric m, int64 value);
+extern void KinesisMetricMax(KinesisShardState *state, KinesisMetric m, int64 value);
+extern void KinesisMetricLatency(KinesisShardState *state, KinesisMetric sum,
+								 TimestampTz start);
+extern int	KinesisMetricsFlush(void);
 
 /* in throttle.c */
 extern void KinesisThrottleInit(KinesisShardState *state);

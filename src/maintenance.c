@@ -286,6 +286,9 @@ maintenance_pass(MaintenanceLog *log)
 	ListCell   *lc;
 	uint64		i;
 
+	/* before lock_timeout: it waits for a concurrent flush to commit */
+	KinesisMetricsFlush();
+
 	(void) set_config_option("lock_timeout", MAINTENANCE_LOCK_TIMEOUT,
 							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
 							 true, 0, false);

@@ -234,6 +234,8 @@ admit_entries(KinesisStream *stream, PutEntry *entries, int n)
 		entries[i].throttled = !KinesisThrottleWrite(entries[i].shard, entries[i].size, now);
 		if (!entries[i].throttled)
 			admitted++;
+		else
+			KinesisMetricAdd(entries[i].shard->state, KM_WRITE_THROTTLED, 1);
 	}
 	return admitted;
 }
@@ -267,14 +269,21 @@ write_entries(KinesisStream *stream, PutEntry *entries, int n,
 		KinesisShard *shard = order[start]->shard;
 		int			end = start;
 		int64		first;
+		int64		bytes;
 		int16		segment;
 
 		while (end < n && order[end]->shard == shard)
 			end++;
 		first = KinesisStableAllocate(shard, end - start, min_counter, arrival,
 									  &segment);
+		bytes = 0;
 		for (i = start; i < end; i++)
+		{
 			order[i]->counter = first + (i - start);
+			bytes += order[i]->size;
+		}
+		KinesisMetricAdd(shard->state, KM_INCOMING_RECORDS, end - start);
+		KinesisMetricAdd(shard->state, KM_INCOMING_BYTES, bytes);
 		insert_shard_records(stream, shard, segment, order + start, end - start,
 							 arrival, estate);
 		start = end;
@@ -335,7 +344,9 @@ kinesis_put_record(PG_FUNCTION_ARGS)
 	PutEntry	entry;
 	KinesisStream *stream;
 	int64		min_counter = -1;
+	TimestampTz start = GetCurrentTimestamp();
 	TimestampTz arrival;
+	KinesisShardState *state;
 	Datum		values[2];
 	bool		nulls[2] = {false, false};
 
@@ -359,11 +370,16 @@ kinesis_put_record(PG_FUNCTION_ARGS)
 
 	if (!PG_ARGISNULL(4))
 		min_counter = ordering_min_counter(PG_GETARG_DATUM(4), entry.shard);
+	state = KinesisStableStreamState(stream);
+	KinesisMetricAdd(state, KM_PUT_RECORD_CALLS, 1);
 	if (admit_entries(stream, &entry, 1) == 0)
 		KinesisThrottleError(stream, entry.shard, true);
 
 	arrival = GetCurrentTimestamp();
 	write_entries(stream, &entry, 1, min_counter, arrival);
+	KinesisMetricAdd(state, KM_PUT_RECORD_SUCCESS, 1);
+	KinesisMetricAdd(state, KM_PUT_RECORD_BYTES, entry.size);
+	KinesisMetricLatency(state, KM_PUT_RECORD_LATENCY, start);
 
 	InitMaterializedSRF(fcinfo, 0);
 	values[0] = CStringGetTextDatum(KinesisShardIdString(entry.shard->shard_index));
@@ -456,6 +472,31 @@ put_records_entries(FunctionCallInfo fcinfo, PutEntry **result)
 }
 
 /*
+ * Count a put_records call in the stream's metrics.
+ */
+static void
+count_put_records(KinesisStream *stream, PutEntry *entries, int n, int admitted,
+				  TimestampTz start)
+{
+	KinesisShardState *state = KinesisStableStreamState(stream);
+	int64		bytes = 0;
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		if (!entries[i].throttled)
+			bytes += entries[i].size;
+	}
+	KinesisMetricAdd(state, KM_PUT_RECORDS_CALLS, 1);
+	KinesisMetricAdd(state, KM_PUT_RECORDS_SUCCESS, admitted > 0);
+	KinesisMetricAdd(state, KM_PUT_RECORDS_TOTAL_RECORDS, n);
+	KinesisMetricAdd(state, KM_PUT_RECORDS_SUCCESSFUL_RECORDS, admitted);
+	KinesisMetricAdd(state, KM_PUT_RECORDS_THROTTLED_RECORDS, n - admitted);
+	KinesisMetricAdd(state, KM_PUT_RECORDS_BYTES, bytes);
+	KinesisMetricLatency(state, KM_PUT_RECORDS_LATENCY, start);
+}
+
+/*
  * kinesis.put_records(stream_name, data, partition_keys, explicit_hash_keys)
  *		RETURNS TABLE(ordinality int, shard_id text, sequence_number numeric,
  *					  error_code text, error_message text)
@@ -468,7 +509,9 @@ kinesis_put_records(PG_FUNCTION_ARGS)
 	PutEntry   *entries;
 	int			n;
 	KinesisStream *stream;
+	TimestampTz start = GetCurrentTimestamp();
 	TimestampTz arrival;
+	int			admitted;
 	int			i;
 
 	kinesis_check_loaded();
@@ -483,9 +526,10 @@ kinesis_put_records(PG_FUNCTION_ARGS)
 			check_record_size(stream, entries[i].size, entries[i].ordinal);
 	} while (!route_and_lock(stream, entries, n));
 
-	admit_entries(stream, entries, n);
+	admitted = admit_entries(stream, entries, n);
 	arrival = GetCurrentTimestamp();
 	write_entries(stream, entries, n, -1, arrival);
+	count_put_records(stream, entries, n, admitted, start);
 
 	InitMaterializedSRF(fcinfo, 0);
 	for (i = 0; i < n; i++)

@@ -93,6 +93,9 @@ typedef struct KinesisWriterNode
 	TimestampTz since;			/* when it registered */
 } KinesisWriterNode;
 
+/* Shard states plus stream states: a stream has at least one shard */
+#define STATE_TABLE_SIZE	(2 * kinesis_max_shards)
+
 /* The fixed part of our shared memory */
 typedef struct KinesisStableShared
 {
@@ -145,6 +148,9 @@ static List *pending_forgets = NIL;
 static List *pending_switches = NIL;
 
 static void stable_xact_callback(XactEvent event, void *arg);
+static KinesisShardState *find_state(int64 stream_id, int32 shard_index);
+static KinesisShardState *enter_state(int64 stream_id, int32 shard_index,
+									  int64 seed, int16 segment);
 static void stable_release_all(void);
 static void stable_on_exit(int code, Datum arg);
 static void stable_apply_pending(bool commit);
@@ -160,7 +166,7 @@ KinesisStableShmemSize(void)
 	Size		size;
 
 	size = MAXALIGN(sizeof(KinesisStableShared));
-	size = add_size(size, hash_estimate_size(kinesis_max_shards,
+	size = add_size(size, hash_estimate_size(STATE_TABLE_SIZE,
 											 sizeof(KinesisShardState)));
 	size = add_size(size, mul_size(mul_size(MaxBackends,
 											kinesis_max_shards_per_xact),
@@ -205,7 +211,7 @@ KinesisStableShmemInit(void)
 	info.keysize = sizeof(KinesisShardKey);
 	info.entrysize = sizeof(KinesisShardState);
 	shard_states = ShmemInitHash("kinesis shard states",
-								 kinesis_max_shards, kinesis_max_shards,
+								 STATE_TABLE_SIZE, STATE_TABLE_SIZE,
 								 &info, HASH_ELEM | HASH_BLOBS);
 }
 
@@ -278,55 +284,117 @@ shard_max_counter(KinesisStream *stream, KinesisShard *shard)
 void
 KinesisStableAttach(KinesisStream *stream, KinesisShard *shard)
 {
-	KinesisShardKey key;
-	KinesisShardState *state;
-	bool		found;
 	int64		seed;
 
 	if (shard->state != NULL)
 		return;
+	shard->state = find_state(stream->stream_id, shard->shard_index);
+	if (shard->state != NULL)
+		return;
 
-	memset(&key, 0, sizeof(key));
-	key.dboid = MyDatabaseId;
-	key.stream_id = stream->stream_id;
-	key.shard_index = shard->shard_index;
+	/* nobody allocates in this shard before the state exists */
+	seed = Max(shard_max_counter(stream, shard) + 1,
+			   GetCurrentTimestamp() + UNIX_TO_PG_USECS +
+			   KINESIS_SEED_MARGIN_USECS);
+	shard->state = enter_state(stream->stream_id, shard->shard_index, seed,
+							   shard->catalog_segment);
+}
 
+/*
+ * The shared state of the stream itself, which counts its call metrics.
+ */
+KinesisShardState *
+KinesisStableStreamState(KinesisStream *stream)
+{
+	if (stream->state == NULL)
+		stream->state = find_state(stream->stream_id, KINESIS_STREAM_STATE);
+	if (stream->state == NULL)
+		stream->state = enter_state(stream->stream_id, KINESIS_STREAM_STATE, 0, 0);
+	return stream->state;
+}
+
+static void
+state_key(KinesisShardKey *key, int64 stream_id, int32 shard_index)
+{
+	memset(key, 0, sizeof(*key));
+	key->dboid = MyDatabaseId;
+	key->stream_id = stream_id;
+	key->shard_index = shard_index;
+}
+
+/*
+ * The shared state of a shard or stream of this database, or NULL.
+ */
+static KinesisShardState *
+find_state(int64 stream_id, int32 shard_index)
+{
+	KinesisShardKey key;
+	KinesisShardState *state;
+
+	state_key(&key, stream_id, shard_index);
 	LWLockAcquire(stable_shared->lock, LW_SHARED);
 	state = hash_search(shard_states, &key, HASH_FIND, NULL);
 	LWLockRelease(stable_shared->lock);
+	return state;
+}
 
+/*
+ * Create the shared state of a shard or stream, unless another backend
+ * just did.  KN004 when the table is full.
+ */
+static KinesisShardState *
+enter_state(int64 stream_id, int32 shard_index, int64 seed, int16 segment)
+{
+	KinesisShardKey key;
+	KinesisShardState *state;
+	bool		found;
+
+	state_key(&key, stream_id, shard_index);
+	LWLockAcquire(stable_shared->lock, LW_EXCLUSIVE);
+	state = hash_search(shard_states, &key, HASH_ENTER_NULL, &found);
 	if (state == NULL)
 	{
-		/* nobody allocates in this shard before the state exists */
-		seed = Max(shard_max_counter(stream, shard) + 1,
-				   GetCurrentTimestamp() + UNIX_TO_PG_USECS +
-				   KINESIS_SEED_MARGIN_USECS);
-
-		LWLockAcquire(stable_shared->lock, LW_EXCLUSIVE);
-		state = hash_search(shard_states, &key, HASH_ENTER_NULL, &found);
-		if (state == NULL)
-		{
-			LWLockRelease(stable_shared->lock);
-			ereport(ERROR,
-					(errcode(ERRCODE_KINESIS_LIMIT_EXCEEDED),
-					 errmsg("too many shards in use"),
-					 errdetail("The shared shard table holds at most %d shards.",
-							   kinesis_max_shards),
-					 errhint("Raise kinesis.max_shards and restart the server.")));
-		}
-		if (!found)
-		{
-			SpinLockInit(&state->mutex);
-			state->next_counter = seed;
-			state->segment = shard->catalog_segment;
-			state->last_arrival = 0;
-			state->nwriters = 0;
-			dlist_init(&state->writers);
-			KinesisThrottleInit(state);
-		}
 		LWLockRelease(stable_shared->lock);
+		ereport(ERROR,
+				(errcode(ERRCODE_KINESIS_LIMIT_EXCEEDED),
+				 errmsg("too many shards in use"),
+				 errdetail("The shared shard table holds at most %d shards.",
+						   kinesis_max_shards),
+				 errhint("Raise kinesis.max_shards and restart the server.")));
 	}
-	shard->state = state;
+	if (!found)
+	{
+		SpinLockInit(&state->mutex);
+		state->next_counter = seed;
+		state->segment = segment;
+		state->last_arrival = 0;
+		state->nwriters = 0;
+		dlist_init(&state->writers);
+		KinesisThrottleInit(state);
+		KinesisMetricsInit(state);
+	}
+	LWLockRelease(stable_shared->lock);
+	return state;
+}
+
+/*
+ * Call fn on every shared state of this database, shards and streams,
+ * under the table's lock in shared mode: fn must be quick.
+ */
+void
+KinesisStableWalk(void (*fn) (KinesisShardState *state, void *arg), void *arg)
+{
+	HASH_SEQ_STATUS status;
+	KinesisShardState *state;
+
+	LWLockAcquire(stable_shared->lock, LW_SHARED);
+	hash_seq_init(&status, shard_states);
+	while ((state = hash_seq_search(&status)) != NULL)
+	{
+		if (state->key.dboid == MyDatabaseId)
+			fn(state, arg);
+	}
+	LWLockRelease(stable_shared->lock);
 }
 
 /*
@@ -663,7 +731,8 @@ kinesis_shard_horizon(PG_FUNCTION_ARGS)
 		int			oldest_pid = 0;
 		TimestampTz oldest_since = 0;
 
-		if (state->key.dboid != MyDatabaseId)
+		if (state->key.dboid != MyDatabaseId ||
+			state->key.shard_index == KINESIS_STREAM_STATE)
 			continue;
 
 		SpinLockAcquire(&state->mutex);

@@ -1,0 +1,198 @@
+/*-------------------------------------------------------------------------
+ *
+ * metrics.c
+ *	  CloudWatch-style metrics of streams and shards: counted in shared
+ *	  memory on the put and get paths, flushed per minute into
+ *	  kinesis.metric_minutes by maintenance, shown by the view
+ *	  kinesis.metrics.
+ *
+ * Every shard's shared state (stable.c) holds atomic counters of its
+ * shard-level metrics, and every stream's own state those of its calls
+ * (KinesisMetric in kinesis.h).  Client backends add to them with atomic
+ * instructions, without locks and without table writes.  The flush takes
+ * each counter with an atomic exchange against zero, so nothing is counted
+ * twice, and upserts the taken values into the row of the current minute.
+ * Flushes (the worker's and kinesis.run_maintenance()) take turns on a
+ * lock of the table, so one that returns has seen every earlier flush
+ * committed.
+ * Values counted between two flushes belong to the minute of the second
+ * one.  A flush whose transaction fails loses what it took, as a crash
+ * loses what was not yet flushed: metrics are an approximation, records
+ * never are.  Rows older than kinesis.metrics_history are deleted.
+ *
+ * Processes: client backends count; maintenance workers and
+ * kinesis.run_maintenance() flush.  Locking: SHARE ROW EXCLUSIVE on
+ * kinesis.metric_minutes for a flush; the shard-state table's LWLock in
+ * shared mode while the flush walks it.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/array.h"
+#include "utils/timestamp.h"
+
+#include "kinesis.h"
+
+/* One state's counters taken by a flush */
+typedef struct TakenCounters
+{
+	int64		stream_id;
+	int32		shard_index;
+	Datum		values[KINESIS_NMETRICS];
+} TakenCounters;
+
+/* The taken counters of a flush */
+typedef struct Taken
+{
+	TakenCounters *rows;
+	int			n;
+	int			size;
+} Taken;
+
+/*
+ * Zero the counters of a new shared state.
+ */
+void
+KinesisMetricsInit(KinesisShardState *state)
+{
+	int			m;
+
+	for (m = 0; m < KINESIS_NMETRICS; m++)
+		pg_atomic_init_u64(&state->metrics[m], 0);
+}
+
+/*
+ * Add to a counter.
+ */
+void
+KinesisMetricAdd(KinesisShardState *state, KinesisMetric m, int64 value)
+{
+	if (value != 0)
+		pg_atomic_fetch_add_u64(&state->metrics[m], (uint64) value);
+}
+
+/*
+ * Raise a maximum to value.
+ */
+void
+KinesisMetricMax(KinesisShardState *state, KinesisMetric m, int64 value)
+{
+	uint64		old = pg_atomic_read_u64(&state->metrics[m]);
+
+	while (value > 0 && (uint64) value > old)
+	{
+		if (pg_atomic_compare_exchange_u64(&state->metrics[m], &old, (uint64) value))
+			break;
+	}
+}
+
+/*
+ * Count the latency of a call that started at start: its sum counter, and
+ * the maximum counter that follows it.
+ */
+void
+KinesisMetricLatency(KinesisShardState *state, KinesisMetric sum, TimestampTz start)
+{
+	int64		usecs = Max(GetCurrentTimestamp() - start, 0);
+
+	KinesisMetricAdd(state, sum, usecs);
+	KinesisMetricMax(state, sum + 1, usecs);
+}
+
+/*
+ * Take the counters of one state of this database (a KinesisStableWalk
+ * callback); states with nothing counted are left out.
+ */
+static void
+take_counters(KinesisShardState *state, void *arg)
+{
+	Taken	   *taken = arg;
+	TakenCounters row;
+	bool		any = false;
+	int			m;
+
+	for (m = 0; m < KINESIS_NMETRICS; m++)
+	{
+		uint64		v = pg_atomic_exchange_u64(&state->metrics[m], 0);
+
+		row.values[m] = Int64GetDatum((int64) v);
+		any |= (v != 0);
+	}
+	if (!any)
+		return;
+	if (taken->n == taken->size)
+	{
+		taken->size *= 2;
+		taken->rows = repalloc(taken->rows, sizeof(TakenCounters) * taken->size);
+	}
+	row.stream_id = state->key.stream_id;
+	row.shard_index = state->key.shard_index;
+	taken->rows[taken->n++] = row;
+}
+
+/*
+ * Delete the rows older than kinesis.metrics_history.
+ */
+static void
+trim_history(Oid owner)
+{
+	Datum		values[1] = {Int32GetDatum(kinesis_metrics_history)};
+	Oid			types[1] = {INT4OID};
+
+	KinesisSpiExec("DELETE FROM kinesis.metric_minutes"
+				   " WHERE minute < pg_catalog.now() - pg_catalog.make_interval(mins => $1)",
+				   1, types, values, owner, SPI_OK_DELETE);
+}
+
+/*
+ * Flush every counter of this database's streams into the current minute
+ * of kinesis.metric_minutes and trim its history; caller has SPI
+ * connected.  Returns the number of rows written.
+ */
+int
+KinesisMetricsFlush(void)
+{
+	Taken		taken;
+	Oid			types[3] = {INT8OID, INT4OID, INT8ARRAYOID};
+	Oid			owner = KinesisExtensionOwner();
+	int			i;
+
+	if (kinesis_metrics_history <= 0)
+		return 0;
+
+	/*
+	 * One flush at a time: a caller that finds its counters taken by a
+	 * concurrent flush sees them once it may go on.
+	 */
+	KinesisSpiExec("LOCK TABLE kinesis.metric_minutes IN SHARE ROW EXCLUSIVE MODE",
+				   0, NULL, NULL, owner, SPI_OK_UTILITY);
+
+	taken.size = 64;
+	taken.n = 0;
+	taken.rows = palloc(sizeof(TakenCounters) * taken.size);
+	KinesisStableWalk(take_counters, &taken);
+
+	for (i = 0; i < taken.n; i++)
+	{
+		Datum		values[3];
+
+		values[0] = Int64GetDatum(taken.rows[i].stream_id);
+		values[1] = Int32GetDatum(taken.rows[i].shard_index);
+		values[2] = PointerGetDatum(construct_array(taken.rows[i].values, KINESIS_NMETRICS,
+													INT8OID, sizeof(int64), FLOAT8PASSBYVAL,
+													TYPALIGN_DOUBLE));
+		KinesisSpiExec("INSERT INTO kinesis.metric_minutes AS m"
+					   " (stream_id, shard_index, minute, counters)"
+					   " SELECT $1, $2, pg_catalog.date_trunc('minute', pg_catalog.now()), $3"
+					   " WHERE EXISTS (SELECT FROM kinesis.streams WHERE stream_id = $1)"
+					   " ON CONFLICT (stream_id, shard_index, minute) DO UPDATE"
+					   " SET counters = kinesis._merge_counters(m.counters, excluded.counters)",
+					   3, types, values, owner, SPI_OK_INSERT);
+	}
+
+	trim_history(owner);
+	return taken.n;
+}
