@@ -28,6 +28,7 @@ OBJS = \
 	src/buffer.o \
 	src/maintenance.o \
 	src/reshard.o \
+	src/autoscale.o \
 	src/shmem.o \
 	src/launcher.o \
 	src/worker.o

@@ -26,6 +26,10 @@ int			kinesis_clock_offset = 0;
 bool		kinesis_enable_workers = true;
 bool		kinesis_enforce_limits = true;
 int			kinesis_metrics_history = 1440;
+int			kinesis_autoscale_window = 60000;
+int			kinesis_autoscale_split_percent = 50;
+int			kinesis_autoscale_merge_percent = 10;
+int			kinesis_autoscale_max_shards = 64;
 int			kinesis_maintenance_interval = 10000;
 
 /*
@@ -151,6 +155,42 @@ KinesisGucInit(void)
 							1440, 0, 527040,
 							PGC_SIGHUP,
 							GUC_UNIT_MIN,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("kinesis.autoscale_window",
+							"Time over which autoscaling measures a shard's write rate.",
+							"ON_DEMAND streams only; see kinesis.autoscale_split_percent.",
+							&kinesis_autoscale_window,
+							60000, 100, 86400000,
+							PGC_SUSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("kinesis.autoscale_split_percent",
+							"Write rate, in percent of a shard's capacity, above which autoscaling splits a shard.",
+							"A shard's capacity is 1 MiB or 1000 records per second.",
+							&kinesis_autoscale_split_percent,
+							50, 1, 1000,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("kinesis.autoscale_merge_percent",
+							"Write rate, in percent of a shard's capacity, below which autoscaling merges two adjacent shards.",
+							"Both shards must be below it for a whole window.",
+							&kinesis_autoscale_merge_percent,
+							10, 0, 100,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("kinesis.autoscale_max_shards",
+							"Most open shards autoscaling gives an ON_DEMAND stream.",
+							NULL,
+							&kinesis_autoscale_max_shards,
+							64, 1, 10000,
+							PGC_SUSET,
+							0,
 							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("kinesis.maintenance_interval",

@@ -170,6 +170,12 @@ typedef struct KinesisShardState
 	TimestampTz bucket_time;	/* last refill of the buckets (throttle.c) */
 	int64		buckets[KINESIS_NBUCKETS];	/* token levels, in millionths */
 	pg_atomic_uint64 metrics[KINESIS_NMETRICS]; /* counted since the last flush */
+	TimestampTz window_start;	/* autoscaling: current window (autoscale.c) */
+	int64		window_bytes;	/* written in it, as flushed so far */
+	int64		window_records;
+	bool		rate_known;		/* a window has completed */
+	double		rate_bytes;		/* per second, in the last complete window */
+	double		rate_records;
 } KinesisShardState;
 
 /*
@@ -276,6 +282,10 @@ extern int	kinesis_clock_offset;
 extern bool kinesis_enable_workers;
 extern bool kinesis_enforce_limits;
 extern int	kinesis_metrics_history;
+extern int	kinesis_autoscale_window;
+extern int	kinesis_autoscale_split_percent;
+extern int	kinesis_autoscale_merge_percent;
+extern int	kinesis_autoscale_max_shards;
 extern int	kinesis_maintenance_interval;
 extern void KinesisGucInit(void);
 extern TimestampTz KinesisNow(void);
@@ -332,6 +342,7 @@ extern Size KinesisStableShmemSize(void);
 extern void KinesisStableShmemInit(void);
 extern void KinesisStableAttach(KinesisStream *stream, KinesisShard *shard);
 extern KinesisShardState *KinesisStableStreamState(KinesisStream *stream);
+extern KinesisShardState *KinesisStableFind(KinesisStream *stream, KinesisShard *shard);
 extern void KinesisStableWalk(void (*fn) (KinesisShardState *state, void *arg), void *arg);
 extern int64 KinesisStableAllocate(KinesisShard *shard, int count,
 								   int64 min_counter, TimestampTz arrival,
@@ -400,6 +411,23 @@ extern void KinesisMetricMax(KinesisShardState *state, KinesisMetric m, int64 va
 extern void KinesisMetricLatency(KinesisShardState *state, KinesisMetric sum,
 								 TimestampTz start);
 extern int	KinesisMetricsFlush(void);
+
+/* in autoscale.c */
+typedef struct KinesisAutoscaleDecision
+{
+	int32		shard_index;	/* to split, or first of the pair to merge */
+	int32		adjacent_index; /* -1 for a split */
+	char	   *detail;
+} KinesisAutoscaleDecision;
+
+extern void KinesisAutoscaleInit(KinesisShardState *state);
+extern void KinesisAutoscaleFeed(KinesisShardState *state, int64 bytes, int64 records);
+extern bool KinesisAutoscalePlan(KinesisStream *stream, TimestampTz now,
+								 KinesisAutoscaleDecision *decision);
+
+/* in reshard.c */
+extern void KinesisAutoscaleReshard(const char *stream_name, int32 index, int32 adjacent,
+									const char *detail);
 
 /* in throttle.c */
 extern void KinesisThrottleInit(KinesisShardState *state);

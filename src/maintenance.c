@@ -1,9 +1,10 @@
 /*-------------------------------------------------------------------------
  *
  * maintenance.c
- *	  The periodic work on a database's streams: rotating and trimming the
- *	  segments of each shard (retention), and dropping closed shards whose
- *	  records have all expired.
+ *	  The periodic work on a database's streams: flushing metrics, rotating
+ *	  and trimming the segments of each shard (retention), dropping closed
+ *	  shards whose records have all expired, and autoscaling ON_DEMAND
+ *	  streams (autoscale.c).
  *
  * The per-database background worker (worker.c) runs a pass every
  * kinesis.maintenance_interval; with workers off, kinesis.run_maintenance()
@@ -228,32 +229,61 @@ expire_shard(KinesisStream *stream, KinesisShard *shard, Oid owner,
 	return pstrdup("closed shard expired and dropped");
 }
 
+/* What a maintenance step works on */
+typedef struct StepArgs
+{
+	KinesisStream *stream;
+	KinesisShard *shard;		/* NULL for autoscaling */
+	Oid			owner;			/* the stream's owner */
+	TimestampTz now;
+	KinesisAutoscaleDecision decision;
+} StepArgs;
+
+/* A step: does its work and returns a description, or NULL if none */
+typedef char *(*MaintenanceStep) (StepArgs *args);
+
+static char *
+expire_step(StepArgs *args)
+{
+	return expire_shard(args->stream, args->shard, args->owner, args->now);
+}
+
+static char *
+rotate_step(StepArgs *args)
+{
+	return rotate_shard(args->stream, args->shard, args->owner, args->now);
+}
+
+static char *
+autoscale_step(StepArgs *args)
+{
+	KinesisAutoscaleReshard(args->stream->name, args->decision.shard_index,
+							args->decision.adjacent_index, args->decision.detail);
+	return args->decision.detail;
+}
+
 /*
- * Run one maintenance step on a shard in a subtransaction; a failure (most
- * often a lock timeout) is reported and the pass goes on.
+ * Run one maintenance step in a subtransaction; a failure (most often a
+ * lock timeout) is reported and the pass goes on.
  */
 static void
-maintain_shard(MaintenanceLog *log, KinesisStream *stream, KinesisShard *shard,
-			   Oid owner, TimestampTz now)
+run_step(MaintenanceLog *log, StepArgs *args, int32 shard_index, const char *action,
+		 MaintenanceStep step)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner_res = CurrentResourceOwner;
-	const char *action = shard->close_secs >= 0 ? "expire" : "rotate";
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
-		char	   *detail;
+		char	   *detail = step(args);
 
-		detail = shard->close_secs >= 0 ?
-			expire_shard(stream, shard, owner, now) :
-			rotate_shard(stream, shard, owner, now);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner_res;
 		if (detail)
-			log_action(log, stream->name, shard->shard_index, action, detail);
+			log_action(log, args->stream->name, shard_index, action, detail);
 	}
 	PG_CATCH();
 	{
@@ -267,10 +297,43 @@ maintain_shard(MaintenanceLog *log, KinesisStream *stream, KinesisShard *shard,
 		CurrentResourceOwner = owner_res;
 		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
 			ReThrowError(edata);
-		log_action(log, stream->name, shard->shard_index, "skip",
+		log_action(log, args->stream->name, shard_index, "skip",
 				   "shard busy, retried on the next pass");
 	}
 	PG_END_TRY();
+}
+
+/*
+ * Maintain one stream: rotate or expire each shard, then autoscale.
+ */
+static void
+maintain_stream(MaintenanceLog *log, KinesisStream *stream, TimestampTz now)
+{
+	StepArgs	args;
+	int			j;
+
+	args.stream = stream;
+	args.owner = KinesisRelationOwner(stream->relid);
+	args.now = now;
+	for (j = 0; j < stream->nshards; j++)
+	{
+		KinesisShard *shard = &stream->shards[j];
+		bool		closed = shard->close_secs >= 0;
+
+		CHECK_FOR_INTERRUPTS();
+		args.shard = shard;
+		run_step(log, &args, shard->shard_index, closed ? "expire" : "rotate",
+				 closed ? expire_step : rotate_step);
+	}
+
+	/* the steps above may have invalidated the stream's cache entry */
+	stream = KinesisStreamLookup(args.stream->name, true);
+	if (stream == NULL || !KinesisAutoscalePlan(stream, GetCurrentTimestamp(), &args.decision))
+		return;
+	args.stream = stream;
+	args.shard = NULL;
+	run_step(log, &args, args.decision.shard_index,
+			 args.decision.adjacent_index < 0 ? "split" : "merge", autoscale_step);
 }
 
 /*
@@ -301,17 +364,9 @@ maintenance_pass(MaintenanceLog *log)
 	foreach(lc, names)
 	{
 		KinesisStream *stream = KinesisStreamLookup(lfirst(lc), true);
-		Oid			owner;
-		int			j;
 
-		if (stream == NULL || stream->status != KINESIS_STATUS_ACTIVE)
-			continue;
-		owner = KinesisRelationOwner(stream->relid);
-		for (j = 0; j < stream->nshards; j++)
-		{
-			CHECK_FOR_INTERRUPTS();
-			maintain_shard(log, stream, &stream->shards[j], owner, now);
-		}
+		if (stream != NULL && stream->status == KINESIS_STATUS_ACTIVE)
+			maintain_stream(log, stream, now);
 	}
 	KinesisSpiEnd(nestlevel);
 }

@@ -18,7 +18,9 @@
  * Values counted between two flushes belong to the minute of the second
  * one.  A flush whose transaction fails loses what it took, as a crash
  * loses what was not yet flushed: metrics are an approximation, records
- * never are.  Rows older than kinesis.metrics_history are deleted.
+ * never are.  Rows older than kinesis.metrics_history are deleted.  The
+ * flush also hands each shard's written bytes and records to autoscaling
+ * (autoscale.c), with or without history kept.
  *
  * Processes: client backends count; maintenance workers and
  * kinesis.run_maintenance() flush.  Locking: SHARE ROW EXCLUSIVE on
@@ -123,6 +125,9 @@ take_counters(KinesisShardState *state, void *arg)
 	}
 	if (!any)
 		return;
+	if (state->key.shard_index != KINESIS_STREAM_STATE)
+		KinesisAutoscaleFeed(state, DatumGetInt64(row.values[KM_INCOMING_BYTES]),
+							 DatumGetInt64(row.values[KM_INCOMING_RECORDS]));
 	if (taken->n == taken->size)
 	{
 		taken->size *= 2;
@@ -160,9 +165,6 @@ KinesisMetricsFlush(void)
 	Oid			owner = KinesisExtensionOwner();
 	int			i;
 
-	if (kinesis_metrics_history <= 0)
-		return 0;
-
 	/*
 	 * One flush at a time: a caller that finds its counters taken by a
 	 * concurrent flush sees them once it may go on.
@@ -175,7 +177,8 @@ KinesisMetricsFlush(void)
 	taken.rows = palloc(sizeof(TakenCounters) * taken.size);
 	KinesisStableWalk(take_counters, &taken);
 
-	for (i = 0; i < taken.n; i++)
+	/* with no history kept, the counters still feed autoscaling */
+	for (i = 0; i < taken.n && kinesis_metrics_history > 0; i++)
 	{
 		Datum		values[3];
 

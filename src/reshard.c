@@ -720,3 +720,47 @@ kinesis_update_stream_mode(PG_FUNCTION_ARGS)
 	KinesisSpiEnd(nestlevel);
 	PG_RETURN_VOID();
 }
+
+/*
+ * Split a shard of an on-demand stream in the middle of its hash range
+ * (adjacent < 0), or merge it with the adjacent shard, for autoscaling
+ * (autoscale.c).  Called by a maintenance pass, which has SPI connected.
+ * Does nothing when the stream or the shards changed since the decision.
+ */
+void
+KinesisAutoscaleReshard(const char *stream_name, int32 index, int32 adjacent,
+						const char *detail)
+{
+	KinesisStreamRow row;
+	Reshard		r;
+	Piece	   *a;
+	Piece	   *b;
+
+	KinesisSpiExec("LOCK TABLE kinesis.streams IN SHARE ROW EXCLUSIVE MODE",
+				   0, NULL, NULL, KinesisExtensionOwner(), SPI_OK_UTILITY);
+	row = KinesisStreamRowGet(stream_name);
+	if (!row.on_demand || strcmp(row.status, "ACTIVE") != 0)
+		return;
+	reshard_begin(&r, &row);
+	a = open_piece(&r, index);
+	if (a == NULL)
+		return;
+
+	if (adjacent < 0)
+	{
+		KinesisHashKey key = a->start + (a->end - a->start) / 2 + 1;
+
+		if (key <= a->start + 1 || key >= a->end)
+			return;
+		KinesisCheckShardLimit(1);
+		plan_split(&r, a, key);
+		reshard_apply(&r, "autoscale_split", detail);
+		return;
+	}
+
+	b = open_piece(&r, adjacent);
+	if (b == NULL || a->end == KINESIS_HASH_KEY_MAX || a->end + 1 != b->start)
+		return;
+	plan_merge(&r, a, b);
+	reshard_apply(&r, "autoscale_merge", detail);
+}

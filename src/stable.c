@@ -313,6 +313,18 @@ KinesisStableStreamState(KinesisStream *stream)
 	return stream->state;
 }
 
+/*
+ * The shared state of a shard when some backend created it, else NULL;
+ * unlike KinesisStableAttach, never creates one.
+ */
+KinesisShardState *
+KinesisStableFind(KinesisStream *stream, KinesisShard *shard)
+{
+	if (shard->state == NULL)
+		shard->state = find_state(stream->stream_id, shard->shard_index);
+	return shard->state;
+}
+
 static void
 state_key(KinesisShardKey *key, int64 stream_id, int32 shard_index)
 {
@@ -372,6 +384,7 @@ enter_state(int64 stream_id, int32 shard_index, int64 seed, int16 segment)
 		dlist_init(&state->writers);
 		KinesisThrottleInit(state);
 		KinesisMetricsInit(state);
+		KinesisAutoscaleInit(state);
 	}
 	LWLockRelease(stable_shared->lock);
 	return state;
