@@ -486,6 +486,7 @@ kinesis_create_stream(PG_FUNCTION_ARGS)
 	stream_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 											SPI_tuptable->tupdesc, 1, &isnull));
 
+	KinesisStableClearStream(stream_id);
 	spi_exec(stream_ddl(stream_id, name, shard_count), 0, NULL, NULL, false,
 			 SPI_OK_UTILITY);
 	store_initial_shards(stream_id, shard_count, created);

@@ -343,6 +343,7 @@ extern void KinesisStableShmemInit(void);
 extern void KinesisStableAttach(KinesisStream *stream, KinesisShard *shard);
 extern KinesisShardState *KinesisStableStreamState(KinesisStream *stream);
 extern KinesisShardState *KinesisStableFind(KinesisStream *stream, KinesisShard *shard);
+extern void KinesisStableClearStream(int64 stream_id);
 extern void KinesisStableWalk(void (*fn) (KinesisShardState *state, void *arg), void *arg);
 extern int64 KinesisStableAllocate(KinesisShard *shard, int count,
 								   int64 min_counter, TimestampTz arrival,

@@ -411,6 +411,27 @@ KinesisStableWalk(void (*fn) (KinesisShardState *state, void *arg), void *arg)
 }
 
 /*
+ * Remove, at once, any shared state left under a new stream's id: ids
+ * start over after DROP EXTENSION, whose streams' states stay behind
+ * (nobody can use them: every cache of a dropped stream was invalidated).
+ */
+void
+KinesisStableClearStream(int64 stream_id)
+{
+	HASH_SEQ_STATUS status;
+	KinesisShardState *state;
+
+	LWLockAcquire(stable_shared->lock, LW_EXCLUSIVE);
+	hash_seq_init(&status, shard_states);
+	while ((state = hash_seq_search(&status)) != NULL)
+	{
+		if (state->key.dboid == MyDatabaseId && state->key.stream_id == stream_id)
+			hash_search(shard_states, &state->key, HASH_REMOVE, NULL);
+	}
+	LWLockRelease(stable_shared->lock);
+}
+
+/*
  * This backend's registration record of state, created when missing; its
  * xact tells whether the current transaction is registered already.
  */
