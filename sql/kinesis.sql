@@ -88,9 +88,11 @@ COMMENT ON TABLE kinesis.scaling_events IS 'every split, merge, shard count upda
 -- holds the counters of src/kinesis.h's KinesisMetric in that order (a
 -- storage format: new counters are only ever appended); the view
 -- kinesis.metrics gives them their CloudWatch names.  shard_index -1 holds
--- a stream's call metrics.
+-- a stream's call metrics.  No foreign key: a flush must not lock stream
+-- rows (delete_stream would deadlock with a maintenance pass); rows of
+-- deleted streams are hidden by the view and deleted by the next flush.
 CREATE TABLE kinesis.metric_minutes (
-    stream_id   bigint NOT NULL REFERENCES kinesis.streams ON DELETE CASCADE,
+    stream_id   bigint NOT NULL,
     shard_index integer NOT NULL,
     minute      timestamptz NOT NULL,
     counters    bigint[] NOT NULL,

@@ -21,6 +21,8 @@
  *	  DROP DATABASE, CREATE DATABASE from a template and ALTER DATABASE
  *	  RENAME / SET TABLESPACE, which need the database to themselves, stop
  *	  its worker first (ProcessUtility hook) and hold it off for a while.
+ *	  So does DROP EXTENSION kinesis, which would otherwise deadlock with a
+ *	  pass that holds the locks of some of the objects it drops.
  *
  * Locking: the worker slots are protected by LWLock KINESIS_LWLOCK_WORKERS
  * (exclusive to change a slot, shared to read them).  The launcher's
@@ -488,7 +490,8 @@ kinesis_launcher_wake(PG_FUNCTION_ARGS)
 }
 
 /*
- * Stop the worker of a database (by name) that a command needs to itself,
+ * Stop the worker of a database (by name) that a command needs to itself
+ * or whose extension it drops,
  * and keep it off for HOLD_OFF_MS; the launcher frees the slot once the
  * database is gone.
  */
@@ -542,6 +545,24 @@ template_of(List *options)
 }
 
 /*
+ * Whether a DROP statement drops this extension.
+ */
+static bool
+drops_kinesis(DropStmt *stmt)
+{
+	ListCell   *lc;
+
+	if (stmt->removeType != OBJECT_EXTENSION)
+		return false;
+	foreach(lc, stmt->objects)
+	{
+		if (strcmp(strVal(lfirst(lc)), "kinesis") == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
  * Utility hook: commands that need a database without other connections
  * first take it from its worker.
  */
@@ -562,6 +583,10 @@ launcher_process_utility(PlannedStmt *pstmt, const char *queryString,
 				break;
 			case T_CreatedbStmt:
 				take_database(template_of(((CreatedbStmt *) parsetree)->options));
+				break;
+			case T_DropStmt:
+				if (drops_kinesis((DropStmt *) parsetree))
+					take_database(get_database_name(MyDatabaseId));
 				break;
 			case T_AlterDatabaseStmt:
 				take_database(((AlterDatabaseStmt *) parsetree)->dbname);

@@ -12,9 +12,10 @@
  * instructions, without locks and without table writes.  The flush takes
  * each counter with an atomic exchange against zero, so nothing is counted
  * twice, and upserts the taken values into the row of the current minute.
- * Flushes (the worker's and kinesis.run_maintenance()) take turns on a
- * lock of the table, so one that returns has seen every earlier flush
- * committed.
+ * Flushes (the worker's and kinesis.run_maintenance()) take turns on an
+ * object lock on the table (not a table lock, which delete_stream's
+ * cleanup would have to wait for), so one that returns has seen every
+ * earlier flush committed.
  * Values counted between two flushes belong to the minute of the second
  * one.  A flush whose transaction fails loses what it took, as a crash
  * loses what was not yet flushed: metrics are an approximation, records
@@ -23,17 +24,21 @@
  * (autoscale.c), with or without history kept.
  *
  * Processes: client backends count; maintenance workers and
- * kinesis.run_maintenance() flush.  Locking: SHARE ROW EXCLUSIVE on
- * kinesis.metric_minutes for a flush; the shard-state table's LWLock in
- * shared mode while the flush walks it.
+ * kinesis.run_maintenance() flush.  Locking: an exclusive object lock on
+ * kinesis.metric_minutes per flush, held to the end of its transaction;
+ * the shard-state table's LWLock in shared mode while the flush walks it.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "storage/lmgr.h"
 #include "utils/array.h"
+#include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
 #include "kinesis.h"
@@ -139,7 +144,8 @@ take_counters(KinesisShardState *state, void *arg)
 }
 
 /*
- * Delete the rows older than kinesis.metrics_history.
+ * Delete the rows older than kinesis.metrics_history, and those of
+ * deleted streams.
  */
 static void
 trim_history(Oid owner)
@@ -147,8 +153,9 @@ trim_history(Oid owner)
 	Datum		values[1] = {Int32GetDatum(kinesis_metrics_history)};
 	Oid			types[1] = {INT4OID};
 
-	KinesisSpiExec("DELETE FROM kinesis.metric_minutes"
-				   " WHERE minute < pg_catalog.now() - pg_catalog.make_interval(mins => $1)",
+	KinesisSpiExec("DELETE FROM kinesis.metric_minutes m"
+				   " WHERE minute < pg_catalog.now() - pg_catalog.make_interval(mins => $1)"
+				   " OR NOT EXISTS (SELECT FROM kinesis.streams s WHERE s.stream_id = m.stream_id)",
 				   1, types, values, owner, SPI_OK_DELETE);
 }
 
@@ -169,8 +176,9 @@ KinesisMetricsFlush(void)
 	 * One flush at a time: a caller that finds its counters taken by a
 	 * concurrent flush sees them once it may go on.
 	 */
-	KinesisSpiExec("LOCK TABLE kinesis.metric_minutes IN SHARE ROW EXCLUSIVE MODE",
-				   0, NULL, NULL, owner, SPI_OK_UTILITY);
+	LockDatabaseObject(RelationRelationId,
+					   get_relname_relid("metric_minutes", get_namespace_oid("kinesis", false)),
+					   0, ExclusiveLock);
 
 	taken.size = 64;
 	taken.n = 0;
