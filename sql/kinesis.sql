@@ -403,7 +403,7 @@ CREATE FUNCTION kinesis.run_maintenance()
 RETURNS TABLE(stream_name text, shard_id text, action text, detail text)
 AS 'MODULE_PATHNAME', 'kinesis_run_maintenance' LANGUAGE C VOLATILE;
 REVOKE ALL ON FUNCTION kinesis.run_maintenance() FROM PUBLIC;
-COMMENT ON FUNCTION kinesis.run_maintenance() IS 'one pass of the periodic work of this database''s streams: retention trimming (what the background worker does)';
+COMMENT ON FUNCTION kinesis.run_maintenance() IS 'one pass of the periodic work of this database''s streams: metrics flush, retention trimming, autoscaling (what the background worker does)';
 
 ------------------------------------------------------------------------
 -- Monitoring
