@@ -1,0 +1,139 @@
+-- kinesis 0.1.0 -> 0.2.0: resharding, throughput limits, autoscaling,
+-- metrics.  Never edited once released.
+
+\echo Use "ALTER EXTENSION kinesis UPDATE TO '0.2.0'" to load this file. \quit
+
+-- Every reshard and mode switch, by whom (operation) and why (detail).
+CREATE TABLE kinesis.scaling_events (
+    event_id            bigserial PRIMARY KEY,
+    stream_id           bigint NOT NULL REFERENCES kinesis.streams ON DELETE CASCADE,
+    happened_at         timestamptz NOT NULL DEFAULT now(),
+    operation           text NOT NULL,
+    open_shards_before  integer,
+    open_shards_after   integer,
+    detail              text
+);
+CREATE INDEX ON kinesis.scaling_events (stream_id, happened_at);
+COMMENT ON TABLE kinesis.scaling_events IS 'every split, merge, shard count update, mode switch and autoscaling decision';
+
+-- Per-minute metrics, flushed from shared memory by maintenance.  counters
+-- holds the counters of src/kinesis.h's KinesisMetric in that order (a
+-- storage format: new counters are only ever appended); the view
+-- kinesis.metrics gives them their CloudWatch names.  shard_index -1 holds
+-- a stream's call metrics.  No foreign key: a flush must not lock stream
+-- rows (delete_stream would deadlock with a maintenance pass); rows of
+-- deleted streams are hidden by the view and deleted by the next flush.
+CREATE TABLE kinesis.metric_minutes (
+    stream_id   bigint NOT NULL,
+    shard_index integer NOT NULL,
+    minute      timestamptz NOT NULL,
+    counters    bigint[] NOT NULL,
+    PRIMARY KEY (stream_id, shard_index, minute)
+);
+CREATE INDEX ON kinesis.metric_minutes (minute);
+COMMENT ON TABLE kinesis.metric_minutes IS 'per-minute counters of streams and shards; read kinesis.metrics instead';
+
+-- Adds two counter arrays of metric_minutes, keeping the maxima (1-based
+-- positions 5, 12, 20, 26, 27: iterator ages and latency maxima).
+CREATE FUNCTION kinesis._merge_counters(a bigint[], b bigint[]) RETURNS bigint[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT pg_catalog.array_agg(CASE WHEN t.i IN (5, 12, 20, 26, 27)
+                                     THEN GREATEST(t.x, t.y)
+                                     ELSE coalesce(t.x, 0) + coalesce(t.y, 0) END
+                                ORDER BY t.i)
+      FROM ROWS FROM (pg_catalog.unnest(a), pg_catalog.unnest(b)) WITH ORDINALITY AS t(x, y, i)
+$$;
+
+GRANT SELECT ON kinesis.scaling_events, kinesis.metric_minutes TO PUBLIC;
+
+SELECT pg_catalog.pg_extension_config_dump('kinesis.scaling_events', '');
+SELECT pg_catalog.pg_extension_config_dump('kinesis.scaling_events_event_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('kinesis.metric_minutes', '');
+
+CREATE TYPE kinesis.shard_count_update AS (
+    stream_name             text,
+    current_shard_count     integer,
+    target_shard_count      integer
+);
+
+CREATE FUNCTION kinesis.split_shard(
+    stream_name text, shard_to_split text, new_starting_hash_key numeric)
+RETURNS void
+AS 'MODULE_PATHNAME', 'kinesis_split_shard' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION kinesis.split_shard(text, text, numeric) IS 'closes a shard and opens two children splitting its hash key range (SplitShard)';
+
+CREATE FUNCTION kinesis.merge_shards(
+    stream_name text, shard_to_merge text, adjacent_shard_to_merge text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'kinesis_merge_shards' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION kinesis.merge_shards(text, text, text) IS 'closes two adjacent shards and opens one child over both ranges (MergeShards)';
+
+CREATE FUNCTION kinesis.update_shard_count(
+    stream_name text, target_shard_count integer,
+    scaling_type text DEFAULT 'UNIFORM_SCALING')
+RETURNS kinesis.shard_count_update
+AS 'MODULE_PATHNAME', 'kinesis_update_shard_count' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION kinesis.update_shard_count(text, integer, text) IS 'scales to a number of shards with equal hash key ranges, through splits and merges (UpdateShardCount)';
+
+CREATE FUNCTION kinesis.update_stream_mode(stream_name text, stream_mode text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'kinesis_update_stream_mode' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION kinesis.update_stream_mode(text, text) IS 'switches between PROVISIONED and ON_DEMAND (UpdateStreamMode)';
+
+COMMENT ON FUNCTION kinesis.run_maintenance() IS 'one pass of the periodic work of this database''s streams: metrics flush, retention trimming, autoscaling (what the background worker does)';
+
+-- The metrics of spec/kinesis-api.md section 12 by CloudWatch name, one row
+-- per stream (shard_id NULL) or shard, minute and metric.  Latencies and
+-- ages are in milliseconds; samples counts calls where it applies, so
+-- average is the mean latency or, for *.Success, the success rate.
+CREATE VIEW kinesis.metrics AS
+WITH defs (metric_name, unit, shard_level, stream_too, sum_at, samples_at, max_at, scale) AS (
+    VALUES
+    ('IncomingBytes', 'Bytes', true, true, 1, NULL, NULL, 1),
+    ('IncomingRecords', 'Count', true, true, 2, NULL, NULL, 1),
+    ('OutgoingBytes', 'Bytes', true, false, 3, NULL, NULL, 1),
+    ('OutgoingRecords', 'Count', true, false, 4, NULL, NULL, 1),
+    ('IteratorAgeMilliseconds', 'Milliseconds', true, false, NULL, NULL, 5, 1),
+    ('ReadProvisionedThroughputExceeded', 'Count', true, true, 6, NULL, NULL, 1),
+    ('WriteProvisionedThroughputExceeded', 'Count', true, true, 7, NULL, NULL, 1),
+    ('PutRecord.Success', 'Count', false, false, 9, 8, NULL, 1),
+    ('PutRecord.Bytes', 'Bytes', false, false, 10, NULL, NULL, 1),
+    ('PutRecord.Latency', 'Milliseconds', false, false, 11, 9, 12, 1000),
+    ('PutRecords.Success', 'Count', false, false, 14, 13, NULL, 1),
+    ('PutRecords.TotalRecords', 'Count', false, false, 15, NULL, NULL, 1),
+    ('PutRecords.SuccessfulRecords', 'Count', false, false, 16, NULL, NULL, 1),
+    ('PutRecords.ThrottledRecords', 'Count', false, false, 17, NULL, NULL, 1),
+    ('PutRecords.Bytes', 'Bytes', false, false, 18, NULL, NULL, 1),
+    ('PutRecords.Latency', 'Milliseconds', false, false, 19, 13, 20, 1000),
+    ('GetRecords.Success', 'Count', false, false, 22, 21, NULL, 1),
+    ('GetRecords.Bytes', 'Bytes', false, false, 23, NULL, NULL, 1),
+    ('GetRecords.Records', 'Count', false, false, 24, NULL, NULL, 1),
+    ('GetRecords.Latency', 'Milliseconds', false, false, 25, 22, 26, 1000),
+    ('GetRecords.IteratorAgeMilliseconds', 'Milliseconds', false, false, NULL, NULL, 27, 1)
+),
+metric_rows AS (
+    SELECT m.stream_id, m.shard_index, m.minute, d.metric_name, d.unit, d.stream_too,
+           CASE WHEN d.scale = 1 THEN m.counters[d.sum_at]::numeric
+                ELSE round(m.counters[d.sum_at]::numeric / d.scale, 3) END AS sum,
+           m.counters[d.samples_at] AS samples,
+           CASE WHEN d.scale = 1 THEN m.counters[d.max_at]::numeric
+                ELSE round(m.counters[d.max_at]::numeric / d.scale, 3) END AS maximum
+      FROM kinesis.metric_minutes m
+      JOIN defs d ON d.shard_level = (m.shard_index >= 0)
+),
+stream_rows AS (
+    SELECT stream_id, -1 AS shard_index, minute, metric_name, unit, false AS stream_too,
+           sum(sum) AS sum, NULL::bigint AS samples, NULL::numeric AS maximum
+      FROM metric_rows
+     WHERE stream_too
+     GROUP BY stream_id, minute, metric_name, unit
+)
+SELECT s.stream_name,
+       CASE WHEN r.shard_index >= 0 THEN 'shardId-' || lpad(r.shard_index::text, 12, '0') END AS shard_id,
+       r.minute, r.metric_name, r.unit, r.sum, r.samples,
+       CASE WHEN r.samples > 0 THEN round(r.sum / r.samples, 3) END AS average,
+       r.maximum
+  FROM (SELECT * FROM metric_rows UNION ALL SELECT * FROM stream_rows) r
+  JOIN kinesis.streams s USING (stream_id);
+COMMENT ON VIEW kinesis.metrics IS 'per-minute CloudWatch metrics of streams (shard_id NULL) and shards';
+GRANT SELECT ON kinesis.metrics TO PUBLIC;

@@ -1,0 +1,395 @@
+-- kinesis: Kinesis-style data streams inside PostgreSQL.
+-- This file is the full definition of the current version; the build copies
+-- it to kinesis--<version>.sql.  Upgrades are adjacent kinesis--A--B.sql
+-- scripts, never edited once released.
+
+\echo Use "CREATE EXTENSION kinesis" to load this file. \quit
+
+-- Refuse to install unless the library is in shared_preload_libraries.
+CREATE FUNCTION kinesis._assert_loaded() RETURNS void
+    AS 'MODULE_PATHNAME', 'kinesis_assert_loaded' LANGUAGE C VOLATILE;
+SELECT kinesis._assert_loaded();
+
+GRANT USAGE ON SCHEMA kinesis TO PUBLIC;
+
+-- Record tables live here, one partitioned table per stream.  Granting
+-- CREATE on this schema lets a role create streams.
+CREATE SCHEMA kinesis_data;
+GRANT USAGE ON SCHEMA kinesis_data TO PUBLIC;
+COMMENT ON SCHEMA kinesis_data IS 'record tables of kinesis streams (do not write them directly)';
+
+------------------------------------------------------------------------
+-- Catalog
+------------------------------------------------------------------------
+
+CREATE TABLE kinesis.streams (
+    stream_id               bigserial PRIMARY KEY,
+    stream_name             text NOT NULL UNIQUE,
+    stream_status           text NOT NULL
+        CHECK (stream_status IN ('CREATING', 'ACTIVE', 'UPDATING', 'DELETING')),
+    stream_mode             text NOT NULL
+        CHECK (stream_mode IN ('PROVISIONED', 'ON_DEMAND')),
+    retention_period_hours  integer NOT NULL
+        CHECK (retention_period_hours BETWEEN 24 AND 8760),
+    max_record_size_kib     integer NOT NULL DEFAULT 1024
+        CHECK (max_record_size_kib BETWEEN 1024 AND 10240),
+    encryption_type         text NOT NULL DEFAULT 'NONE',
+    created_at              timestamptz NOT NULL,
+    next_shard_index        integer NOT NULL
+);
+COMMENT ON TABLE kinesis.streams IS 'one row per stream';
+
+CREATE TABLE kinesis.shards (
+    stream_id                   bigint NOT NULL
+        REFERENCES kinesis.streams ON DELETE CASCADE,
+    shard_index                 integer NOT NULL CHECK (shard_index >= 0),
+    parent_shard_index          integer,
+    adjacent_parent_shard_index integer,
+    starting_hash_key           numeric(39, 0) NOT NULL,
+    ending_hash_key             numeric(39, 0) NOT NULL,
+    created_at                  timestamptz NOT NULL,
+    closed_at                   timestamptz,
+    expired_at                  timestamptz,
+    current_segment             smallint NOT NULL DEFAULT 0
+        CHECK (current_segment BETWEEN 0 AND 2),
+    PRIMARY KEY (stream_id, shard_index),
+    CHECK (starting_hash_key <= ending_hash_key)
+);
+COMMENT ON TABLE kinesis.shards IS 'shards of every stream, open and closed, with their hash key ranges and lineage';
+
+-- Each shard's records are partitioned by segment, three used as a ring:
+-- new records go to the current one; maintenance moves on to the next and
+-- truncates it once everything it held has expired.
+CREATE TABLE kinesis.segments (
+    stream_id       bigint NOT NULL,
+    shard_index     integer NOT NULL,
+    segment         smallint NOT NULL CHECK (segment BETWEEN 0 AND 2),
+    start_counter   bigint NOT NULL,
+    started_at      timestamptz NOT NULL,
+    PRIMARY KEY (stream_id, shard_index, segment),
+    FOREIGN KEY (stream_id, shard_index) REFERENCES kinesis.shards ON DELETE CASCADE
+);
+COMMENT ON TABLE kinesis.segments IS 'time-ranged segments of each shard: where its counters start and since when';
+
+CREATE TABLE kinesis.tags (
+    stream_id   bigint NOT NULL REFERENCES kinesis.streams ON DELETE CASCADE,
+    key         text NOT NULL,
+    value       text NOT NULL,
+    PRIMARY KEY (stream_id, key)
+);
+COMMENT ON TABLE kinesis.tags IS 'tags of streams';
+
+GRANT SELECT ON kinesis.streams, kinesis.shards, kinesis.segments, kinesis.tags TO PUBLIC;
+
+SELECT pg_catalog.pg_extension_config_dump('kinesis.streams', '');
+SELECT pg_catalog.pg_extension_config_dump('kinesis.streams_stream_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('kinesis.shards', '');
+SELECT pg_catalog.pg_extension_config_dump('kinesis.tags', '');
+SELECT pg_catalog.pg_extension_config_dump('kinesis.segments', '');
+
+-- The key that signs shard iterators; readable by its owner only.
+CREATE FUNCTION kinesis._random_secret() RETURNS bytea
+    AS 'MODULE_PATHNAME', 'kinesis_random_secret' LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION kinesis._random_secret() FROM PUBLIC;
+CREATE TABLE kinesis.iterator_secret (secret bytea NOT NULL);
+REVOKE ALL ON kinesis.iterator_secret FROM PUBLIC;
+INSERT INTO kinesis.iterator_secret VALUES (kinesis._random_secret());
+COMMENT ON TABLE kinesis.iterator_secret IS 'per-database key of shard iterator MACs';
+
+------------------------------------------------------------------------
+-- Types
+------------------------------------------------------------------------
+
+CREATE TYPE kinesis.record AS (
+    sequence_number                 numeric,
+    approximate_arrival_timestamp   timestamptz,
+    data                            bytea,
+    partition_key                   text
+);
+
+CREATE TYPE kinesis.get_records_result AS (
+    records                 kinesis.record[],
+    next_shard_iterator     text,
+    millis_behind_latest    bigint,
+    child_shards            jsonb
+);
+
+CREATE TYPE kinesis.stream_summary AS (
+    stream_name                 text,
+    stream_arn                  text,
+    stream_status               text,
+    stream_mode                 text,
+    retention_period_hours      integer,
+    stream_creation_timestamp   timestamptz,
+    open_shard_count            integer,
+    consumer_count              integer,
+    encryption_type             text
+);
+
+------------------------------------------------------------------------
+-- Helpers
+------------------------------------------------------------------------
+
+CREATE FUNCTION kinesis._stream_id(stream_name text) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'kinesis_stream_id' LANGUAGE C VOLATILE;
+
+CREATE FUNCTION kinesis.stream_arn(stream_name text) RETURNS text
+    AS 'MODULE_PATHNAME', 'kinesis_stream_arn' LANGUAGE C STABLE;
+COMMENT ON FUNCTION kinesis.stream_arn(text) IS 'ARN of a stream name, from kinesis.region and kinesis.account_id';
+
+CREATE FUNCTION kinesis.forbid_direct_write() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'kinesis_forbid_direct_write' LANGUAGE C;
+COMMENT ON FUNCTION kinesis.forbid_direct_write() IS 'trigger that keeps stream tables append-only through the API';
+
+------------------------------------------------------------------------
+-- Control plane
+------------------------------------------------------------------------
+
+CREATE FUNCTION kinesis.create_stream(
+    stream_name text,
+    shard_count integer DEFAULT NULL,
+    stream_mode text DEFAULT 'PROVISIONED',
+    retention_period_hours integer DEFAULT 24,
+    tags jsonb DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'kinesis_create_stream' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION kinesis.create_stream(text, integer, text, integer, jsonb) IS 'creates a stream with its shards (CreateStream)';
+
+CREATE FUNCTION kinesis.delete_stream(
+    stream_name text,
+    enforce_consumer_deletion boolean DEFAULT false)
+RETURNS void
+AS 'MODULE_PATHNAME', 'kinesis_delete_stream' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION kinesis.delete_stream(text, boolean) IS 'deletes a stream and all its records (DeleteStream)';
+
+CREATE FUNCTION kinesis.list_streams()
+RETURNS TABLE(stream_name text, stream_arn text, stream_status text,
+              stream_mode text, stream_creation_timestamp timestamptz)
+LANGUAGE sql STABLE
+AS $$
+    SELECT kinesis._assert_loaded();
+    SELECT s.stream_name, kinesis.stream_arn(s.stream_name), s.stream_status,
+           s.stream_mode, s.created_at
+      FROM kinesis.streams s
+     ORDER BY s.stream_name;
+$$;
+COMMENT ON FUNCTION kinesis.list_streams() IS 'every stream of the database, by name (ListStreams)';
+
+CREATE FUNCTION kinesis.describe_stream_summary(stream_name text)
+RETURNS kinesis.stream_summary
+LANGUAGE sql STABLE
+AS $$
+    SELECT s.stream_name, kinesis.stream_arn(s.stream_name), s.stream_status,
+           s.stream_mode, s.retention_period_hours, s.created_at,
+           (SELECT count(*)::integer FROM kinesis.shards h
+             WHERE h.stream_id = s.stream_id AND h.closed_at IS NULL),
+           0, s.encryption_type
+      FROM (SELECT kinesis._stream_id($1) AS stream_id) i
+      JOIN kinesis.streams s ON s.stream_id = i.stream_id;
+$$;
+COMMENT ON FUNCTION kinesis.describe_stream_summary(text) IS 'summary of a stream (DescribeStreamSummary)';
+
+CREATE FUNCTION kinesis.list_shards(
+    stream_name text,
+    shard_filter_type text DEFAULT NULL,
+    shard_filter_shard_id text DEFAULT NULL,
+    shard_filter_timestamp timestamptz DEFAULT NULL)
+RETURNS TABLE(shard_id text, parent_shard_id text, adjacent_parent_shard_id text,
+              starting_hash_key numeric, ending_hash_key numeric,
+              starting_sequence_number numeric, ending_sequence_number numeric)
+AS 'MODULE_PATHNAME', 'kinesis_list_shards' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION kinesis.list_shards(text, text, text, timestamptz) IS 'shards of a stream, by shard id (ListShards)';
+
+CREATE FUNCTION kinesis.increase_stream_retention_period(
+    stream_name text, retention_period_hours integer)
+RETURNS void
+AS 'MODULE_PATHNAME', 'kinesis_increase_stream_retention_period' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION kinesis.increase_stream_retention_period(text, integer) IS 'lengthens the retention period (IncreaseStreamRetentionPeriod)';
+
+CREATE FUNCTION kinesis.decrease_stream_retention_period(
+    stream_name text, retention_period_hours integer)
+RETURNS void
+AS 'MODULE_PATHNAME', 'kinesis_decrease_stream_retention_period' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION kinesis.decrease_stream_retention_period(text, integer) IS 'shortens the retention period (DecreaseStreamRetentionPeriod)';
+
+CREATE FUNCTION kinesis.add_tags_to_stream(stream_name text, tags jsonb)
+RETURNS void
+AS 'MODULE_PATHNAME', 'kinesis_add_tags_to_stream' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION kinesis.add_tags_to_stream(text, jsonb) IS 'adds or overwrites tags (AddTagsToStream)';
+
+CREATE FUNCTION kinesis.remove_tags_from_stream(stream_name text, tag_keys text[])
+RETURNS void
+AS 'MODULE_PATHNAME', 'kinesis_remove_tags_from_stream' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION kinesis.remove_tags_from_stream(text, text[]) IS 'removes tags (RemoveTagsFromStream)';
+
+CREATE FUNCTION kinesis.list_tags_for_stream(stream_name text)
+RETURNS TABLE(key text, value text)
+LANGUAGE sql STABLE
+AS $$
+    SELECT t.key, t.value
+      FROM kinesis.tags t
+     WHERE t.stream_id = (SELECT kinesis._stream_id($1))
+     ORDER BY t.key;
+$$;
+COMMENT ON FUNCTION kinesis.list_tags_for_stream(text) IS 'tags of a stream, by key (ListTagsForStream)';
+
+------------------------------------------------------------------------
+-- Data plane
+------------------------------------------------------------------------
+
+CREATE FUNCTION kinesis.put_record(
+    stream_name text,
+    data bytea,
+    partition_key text,
+    explicit_hash_key numeric DEFAULT NULL,
+    sequence_number_for_ordering numeric DEFAULT NULL)
+RETURNS TABLE(shard_id text, sequence_number numeric)
+AS 'MODULE_PATHNAME', 'kinesis_put_record' LANGUAGE C VOLATILE ROWS 1;
+COMMENT ON FUNCTION kinesis.put_record(text, bytea, text, numeric, numeric) IS 'writes one record in the caller''s transaction (PutRecord)';
+
+CREATE FUNCTION kinesis.put_records(
+    stream_name text,
+    data bytea[],
+    partition_keys text[],
+    explicit_hash_keys numeric[] DEFAULT NULL)
+RETURNS TABLE(ordinality integer, shard_id text, sequence_number numeric,
+              error_code text, error_message text)
+AS 'MODULE_PATHNAME', 'kinesis_put_records' LANGUAGE C VOLATILE ROWS 500;
+COMMENT ON FUNCTION kinesis.put_records(text, bytea[], text[], numeric[]) IS 'writes 1 to 500 records in the caller''s transaction (PutRecords)';
+
+CREATE FUNCTION kinesis.get_shard_iterator(
+    stream_name text,
+    shard_id text,
+    shard_iterator_type text,
+    starting_sequence_number numeric DEFAULT NULL,
+    "timestamp" timestamptz DEFAULT NULL)
+RETURNS text
+AS 'MODULE_PATHNAME', 'kinesis_get_shard_iterator' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION kinesis.get_shard_iterator(text, text, text, numeric, timestamptz) IS 'a position in a shard, valid for 5 minutes (GetShardIterator)';
+
+CREATE FUNCTION kinesis.get_records(shard_iterator text, "limit" integer DEFAULT 10000)
+RETURNS kinesis.get_records_result
+AS 'MODULE_PATHNAME', 'kinesis_get_records' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION kinesis.get_records(text, integer) IS 'records at an iterator and the next iterator (GetRecords)';
+
+CREATE FUNCTION kinesis.read_records(
+    stream_name text,
+    shard_id text,
+    after_sequence_number numeric DEFAULT NULL,
+    "limit" integer DEFAULT 10000)
+RETURNS SETOF kinesis.record
+AS 'MODULE_PATHNAME', 'kinesis_read_records' LANGUAGE C VOLATILE ROWS 1000;
+COMMENT ON FUNCTION kinesis.read_records(text, text, numeric, integer) IS 'records of a shard after a sequence number, streamed row by row';
+
+------------------------------------------------------------------------
+-- Capacity planning
+------------------------------------------------------------------------
+
+CREATE FUNCTION kinesis.estimate_shards(
+    average_data_size_kb numeric,
+    records_per_second numeric,
+    number_of_consumers integer)
+RETURNS TABLE(incoming_write_bandwidth_kb numeric, incoming_write_capacity_mb numeric,
+              outgoing_read_bandwidth_kb numeric, outgoing_read_capacity_mb numeric,
+              number_of_shards integer, total_write_capacity_mb numeric,
+              total_read_capacity_mb numeric)
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+    PERFORM kinesis._assert_loaded();
+    IF average_data_size_kb IS NULL OR records_per_second IS NULL
+       OR number_of_consumers IS NULL THEN
+        RAISE EXCEPTION 'arguments of estimate_shards must not be null'
+            USING ERRCODE = 'KN008';
+    END IF;
+    IF average_data_size_kb < 0 OR records_per_second < 0 OR number_of_consumers < 0 THEN
+        RAISE EXCEPTION 'arguments of estimate_shards must not be negative'
+            USING ERRCODE = 'KN008';
+    END IF;
+    incoming_write_bandwidth_kb := trim_scale(average_data_size_kb * records_per_second);
+    incoming_write_capacity_mb := trim_scale(incoming_write_bandwidth_kb / 1024);
+    outgoing_read_bandwidth_kb := trim_scale(incoming_write_bandwidth_kb * number_of_consumers);
+    outgoing_read_capacity_mb := trim_scale(outgoing_read_bandwidth_kb / 2048);
+    number_of_shards := greatest(1, ceil(greatest(incoming_write_capacity_mb,
+                                                  outgoing_read_capacity_mb,
+                                                  records_per_second / 1000)))::integer;
+    total_write_capacity_mb := number_of_shards;
+    total_read_capacity_mb := number_of_shards * 2;
+    RETURN NEXT;
+END;
+$$;
+COMMENT ON FUNCTION kinesis.estimate_shards(numeric, numeric, integer) IS 'shards needed for a workload: 1 MB/s and 1,000 records/s in, 2 MB/s out per shard';
+
+------------------------------------------------------------------------
+-- Maintenance
+------------------------------------------------------------------------
+
+CREATE FUNCTION kinesis.run_maintenance()
+RETURNS TABLE(stream_name text, shard_id text, action text, detail text)
+AS 'MODULE_PATHNAME', 'kinesis_run_maintenance' LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION kinesis.run_maintenance() FROM PUBLIC;
+COMMENT ON FUNCTION kinesis.run_maintenance() IS 'one pass of the periodic work of this database''s streams: retention trimming (what the background worker does)';
+
+------------------------------------------------------------------------
+-- Monitoring
+------------------------------------------------------------------------
+
+CREATE VIEW kinesis.error_codes (sqlstate, exception_name) AS
+VALUES ('KN001', 'ResourceNotFoundException'),
+       ('KN002', 'ResourceInUseException'),
+       ('KN003', 'InvalidArgumentException'),
+       ('KN004', 'LimitExceededException'),
+       ('KN005', 'ProvisionedThroughputExceededException'),
+       ('KN006', 'ExpiredIteratorException'),
+       ('KN007', 'ExpiredNextTokenException'),
+       ('KN008', 'ValidationException');
+COMMENT ON VIEW kinesis.error_codes IS 'the SQLSTATEs of class KN and the Kinesis exceptions they stand for';
+
+CREATE FUNCTION kinesis._shard_horizon(
+    OUT stream_id bigint, OUT shard_index integer, OUT next_counter bigint,
+    OUT stable_counter bigint, OUT last_arrival timestamptz,
+    OUT in_flight_writers integer, OUT oldest_writer_pid integer,
+    OUT oldest_writer_since timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'kinesis_shard_horizon' LANGUAGE C VOLATILE;
+
+CREATE VIEW kinesis.shard_horizon AS
+SELECT s.stream_name,
+       'shardId-' || lpad(h.shard_index::text, 12, '0') AS shard_id,
+       h.in_flight_writers,
+       h.oldest_writer_pid,
+       h.oldest_writer_since,
+       now() - h.oldest_writer_since AS oldest_writer_age,
+       h.last_arrival AS last_put_timestamp
+  FROM kinesis._shard_horizon() h
+  JOIN kinesis.streams s USING (stream_id);
+COMMENT ON VIEW kinesis.shard_horizon IS 'per shard in use since the server started: the in-flight writers that hold its readers back';
+
+CREATE FUNCTION kinesis._workers(
+    OUT kind text, OUT database oid, OUT pid integer, OUT state text,
+    OUT started_at timestamptz, OUT last_run timestamptz,
+    OUT last_error_at timestamptz, OUT last_error text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'kinesis_workers' LANGUAGE C VOLATILE;
+
+CREATE VIEW kinesis.workers AS
+SELECT w.kind, d.datname AS database, w.pid, w.state, w.started_at,
+       w.last_run, w.last_error_at, w.last_error
+  FROM kinesis._workers() w
+  LEFT JOIN pg_catalog.pg_database d ON d.oid = w.database;
+COMMENT ON VIEW kinesis.workers IS 'the launcher and the maintenance worker of each database: pid, last pass, last error';
+
+CREATE VIEW kinesis.stream_tables AS
+SELECT s.stream_name,
+       to_regclass(format('%I.%I', 'kinesis_data', 'stream_' || s.stream_id)) AS table_name
+  FROM kinesis.streams s;
+COMMENT ON VIEW kinesis.stream_tables IS 'the record table of each stream, for GRANT and direct reading';
+
+GRANT SELECT ON kinesis.error_codes, kinesis.shard_horizon, kinesis.stream_tables,
+    kinesis.workers TO PUBLIC;
+
+-- Have the launcher start this database's maintenance worker (it waits
+-- for this transaction to end).
+CREATE FUNCTION kinesis._launcher_wake() RETURNS void
+    AS 'MODULE_PATHNAME', 'kinesis_launcher_wake' LANGUAGE C VOLATILE;
+SELECT kinesis._launcher_wake();
