@@ -262,45 +262,37 @@ autoscale_step(StepArgs *args)
 	return args->decision.detail;
 }
 
+/* A step running in a subtransaction, and its result */
+typedef struct RunningStep
+{
+	StepArgs   *args;
+	MaintenanceStep step;
+	char	   *detail;
+} RunningStep;
+
+static void
+call_step(void *arg)
+{
+	RunningStep *running = arg;
+
+	running->detail = running->step(running->args);
+}
+
 /*
- * Run one maintenance step in a subtransaction; a failure (most often a
- * lock timeout) is reported and the pass goes on.
+ * Run one maintenance step in a subtransaction; a lock timeout (a shard
+ * busy with a long transaction) is reported and the pass goes on.
  */
 static void
 run_step(MaintenanceLog *log, StepArgs *args, int32 shard_index, const char *action,
 		 MaintenanceStep step)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner_res = CurrentResourceOwner;
+	RunningStep running = {args, step, NULL};
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		char	   *detail = step(args);
-
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner_res;
-		if (detail)
-			log_action(log, args->stream->name, shard_index, action, detail);
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner_res;
-		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
-			ReThrowError(edata);
+	if (!KinesisSubxactTry(call_step, &running, ERRCODE_LOCK_NOT_AVAILABLE))
 		log_action(log, args->stream->name, shard_index, "skip",
 				   "shard busy, retried on the next pass");
-	}
-	PG_END_TRY();
+	else if (running.detail)
+		log_action(log, args->stream->name, shard_index, action, running.detail);
 }
 
 /*

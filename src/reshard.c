@@ -313,6 +313,25 @@ reshard_apply(Reshard *r, const char *operation, const char *detail)
 }
 
 /*
+ * Lock every table of a list in ExclusiveLock mode, waiting with a short
+ * deadlock_timeout (a KinesisSubxactTry callback).
+ */
+static void
+lock_all(void *arg)
+{
+	List	   *relids = arg;
+	ListCell   *lc;
+	int			nestlevel = NewGUCNestLevel();
+
+	(void) set_config_option("deadlock_timeout", RESHARD_DEADLOCK_TIMEOUT,
+							 PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
+	foreach(lc, relids)
+		LockRelationOid(lfirst_oid(lc), ExclusiveLock);
+	AtEOXact_GUC(true, nestlevel);
+}
+
+/*
  * Lock the tables of the shards this reshard closes against their writers
  * and readers, in shard index order.  Writers lock the shards of one call
  * in the same order (put.c), so one statement never deadlocks with a
@@ -328,9 +347,6 @@ lock_parents(Reshard *r)
 	List	   *indexes = NIL;
 	List	   *relids = NIL;
 	ListCell   *lc;
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	volatile bool locked = false;
 
 	foreach(lc, r->pieces)
 	{
@@ -351,42 +367,8 @@ lock_parents(Reshard *r)
 		return;
 	}
 
-	while (!locked)
-	{
-		BeginInternalSubTransaction(NULL);
-		MemoryContextSwitchTo(cxt);
-		PG_TRY();
-		{
-			int			nestlevel = NewGUCNestLevel();
-
-			(void) set_config_option("deadlock_timeout", RESHARD_DEADLOCK_TIMEOUT,
-									 PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-									 true, 0, false);
-			foreach(lc, relids)
-				LockRelationOid(lfirst_oid(lc), ExclusiveLock);
-			AtEOXact_GUC(true, nestlevel);
-			ReleaseCurrentSubTransaction();
-			locked = true;
-		}
-		PG_CATCH();
-		{
-			ErrorData  *edata;
-
-			MemoryContextSwitchTo(cxt);
-			edata = CopyErrorData();
-			FlushErrorState();
-			RollbackAndReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(cxt);
-			CurrentResourceOwner = owner;
-			if (edata->sqlerrcode != ERRCODE_T_R_DEADLOCK_DETECTED)
-				ReThrowError(edata);
-			FreeErrorData(edata);
-		}
-		PG_END_TRY();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
+	while (!KinesisSubxactTry(lock_all, relids, ERRCODE_T_R_DEADLOCK_DETECTED))
 		CHECK_FOR_INTERRUPTS();
-	}
 	list_free(relids);
 }
 
