@@ -62,3 +62,31 @@ SELECT * FROM kinesis.estimate_shards(1024, 6, 7);
 \echo '== The stream'
 SELECT stream_name, stream_status, stream_mode, retention_period_hours, open_shard_count
   FROM kinesis.describe_stream_summary('clicks');
+
+\echo
+\echo '== Resharding: split shard 0 in the middle; readers of the parent get its children at its end'
+SELECT kinesis.split_shard('clicks', 'shardId-000000000000', 42535295865117307932921825928971026432);
+SELECT shard_id, parent_shard_id, starting_hash_key, ending_sequence_number IS NOT NULL AS closed
+  FROM kinesis.list_shards('clicks') ORDER BY shard_id;
+SELECT next_shard_iterator IS NULL AS parent_ended,
+       (SELECT string_agg(c->>'shard_id', ', ') FROM jsonb_array_elements(child_shards) c) AS children
+  FROM kinesis.get_records(kinesis.get_shard_iterator('clicks', 'shardId-000000000000', 'LATEST'));
+
+\echo
+\echo '== Throughput limits: 500 records of 3000 bytes into one provisioned shard; 1 MiB/s takes 349'
+SELECT coalesce(error_code, 'ok') AS result, count(*)
+  FROM kinesis.put_records('clicks',
+         array_fill(convert_to(repeat('x', 3000), 'UTF8'), ARRAY[500]),
+         array_fill('k'::text, ARRAY[500]), array_fill(0::numeric, ARRAY[500]))
+ GROUP BY 1;
+
+\echo
+\echo '== Maintenance (the worker does this every 10 s) and per-minute metrics'
+SELECT count(*) AS actions FROM kinesis.run_maintenance();
+SELECT metric_name, sum, samples, average
+  FROM kinesis.metrics
+ WHERE stream_name = 'clicks' AND shard_id IS NULL
+   AND metric_name IN ('IncomingRecords', 'PutRecords.ThrottledRecords', 'PutRecord.Latency', 'GetRecords.Success')
+ ORDER BY metric_name;
+SELECT kind, database, state, last_run IS NOT NULL AS has_run FROM kinesis.workers;
+SELECT operation, open_shards_before, open_shards_after, detail FROM kinesis.scaling_events;
