@@ -5,9 +5,26 @@
 # 200-byte records, 8 client connections (pgbench), durable settings
 # (fsync and synchronous_commit on).  Prints rows/s and ratios; asserts
 # nothing.  BENCH_SECONDS sets the length of each point (default 10).
+#
+# Then the stream lifecycle, in a database of its own: write throughput and
+# the longest stall while update_shard_count and split_shard run under 8
+# writers (and whether every committed record reads back), and the
+# retention trim of a shard holding 10 million expired records (how long
+# the maintenance pass that truncates them takes, dead tuples and size
+# left).  About a minute.
+#
+# BENCH_ONLY=throughput runs only the first part, BENCH_ONLY=lifecycle only
+# the second (default: both).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/cluster.sh
+
+ONLY=${BENCH_ONLY:-}
+case "$ONLY" in
+"" | throughput | lifecycle) ;;
+*) echo "BENCH_ONLY is throughput or lifecycle" >&2; exit 2 ;;
+esac
+want() { [ -z "$ONLY" ] || [ "$ONLY" = "$1" ]; }
 
 SECS=${BENCH_SECONDS:-10}
 [ "$SECS" -ge 5 ] || SECS=5
@@ -44,6 +61,22 @@ printf '%s\n' "setting up..."
 
 psql_q <<'SQL'
 CREATE EXTENSION kinesis;
+-- 200 bytes of incompressible data
+CREATE TABLE payload AS SELECT decode(string_agg(md5(i::text), ''), 'hex') AS d
+  FROM generate_series(1, 13) i;
+UPDATE payload SET d = substr(d, 1, 200);
+SQL
+
+DATA_HEX=$(psql_q -c "SELECT encode(d, 'hex') FROM payload")
+
+# write a pgbench script from standard input
+script() {
+	as_user tee "$WORK/$1" >/dev/null
+	echo "$WORK/$1"
+}
+
+if want throughput; then
+psql_q <<'SQL'
 CREATE EXTENSION pgq;
 SELECT pgq.create_queue('bench_q');
 SELECT kinesis.create_stream('b4', 4);
@@ -58,22 +91,9 @@ CREATE TABLE plain (seq bigserial, arrival timestamptz NOT NULL DEFAULT now(),
     PARTITION BY LIST (shard);
 SELECT format('CREATE TABLE plain_%s PARTITION OF plain (PRIMARY KEY (seq)) FOR VALUES IN (%s)', i, i)
   FROM generate_series(0, 3) i \gexec
-
--- 200 bytes of incompressible data
-CREATE TABLE payload AS SELECT decode(string_agg(md5(i::text), ''), 'hex') AS d
-  FROM generate_series(1, 13) i;
-UPDATE payload SET d = substr(d, 1, 200);
 SQL
 
-DATA_HEX=$(psql_q -c "SELECT encode(d, 'hex') FROM payload")
-
 # --- writes -----------------------------------------------------------------
-
-# write a pgbench script from standard input
-script() {
-	as_user tee "$WORK/$1" >/dev/null
-	echo "$WORK/$1"
-}
 
 elems="" keys="" values="" texts=""
 for i in $(seq 1 500); do
@@ -179,6 +199,165 @@ for n in 1 64 1000; do
 		"SELECT cardinality(records) FROM kinesis.get_records(kinesis.get_shard_iterator('b$n', :s::text, 'TRIM_HORIZON'), 50);" | script "get_$n.sql")
 	tps_get_n[$n]=$(run_tps "$f")
 done
+fi
+
+# --- lifecycle: resharding under load, retention trim ------------------------
+
+if want lifecycle; then
+as_user createdb lifecycle
+psql_l() { as_user psql -X -q -At -v ON_ERROR_STOP=1 -d lifecycle "$@"; }
+psql_l -c "CREATE EXTENSION kinesis"
+now_us() { date +%s%6N; }
+
+# SQL run in its own transaction, timed on the server's clock (the call and
+# its commit); prints "START_US END_US"
+timed_sql() {
+	psql_l -c "SELECT 't ' || (extract(epoch FROM clock_timestamp()) * 1e6)::bigint" -c "$1" \
+		-c "SELECT 't ' || (extract(epoch FROM clock_timestamp()) * 1e6)::bigint" |
+		awk '$1 == "t" { printf "%s ", $2 }'
+}
+
+# Splits under load: 8 clients put batches of 100 records for 12 s into 4
+# shards; 4 s in, update_shard_count to 8 (four splits in one transaction);
+# 3 s after it returns, split_shard of one open shard at its hash midpoint.
+# pgbench logs every transaction's end (-l); the longest gap between two
+# consecutive ends, all clients merged, is the longest time no write
+# completed.
+SPLIT_SECS=12 SPLIT_BATCH=100
+echo "splits under load ($CLIENTS clients, put_records x$SPLIT_BATCH, ${SPLIT_SECS} s)..."
+psql_l -c "SELECT kinesis.create_stream('lc_split', 4)" >/dev/null
+elems="" keys=""
+for i in $(seq 1 $SPLIT_BATCH); do
+	elems+="${elems:+,}\"\\\\x$DATA_HEX\""
+	keys+="${keys:+,}k$i-$RANDOM$RANDOM"
+done
+PUT_SPLIT=$(echo "SELECT count(*) FROM kinesis.put_records('lc_split', '{$elems}'::bytea[], '{$keys}'::text[]);" | script put_split.sql)
+psql_q -c "CHECKPOINT" >/dev/null
+split_t0=$(now_us)
+as_user pgbench -n -M prepared -c "$CLIENTS" -j "$CLIENTS" -T "$SPLIT_SECS" -l --log-prefix="$WORK/split" \
+	-f "$PUT_SPLIT" lifecycle >"$WORK/split_pgbench.out" 2>&1 &
+split_pid=$!
+sleep 4
+read -r usc0 usc1 <<<"$(timed_sql "SELECT kinesis.update_shard_count('lc_split', 8)")"
+sleep 3
+read -r split_shard split_mid <<<"$(psql_l -F ' ' -c "SELECT shard_id, div(starting_hash_key + ending_hash_key + 1, 2)
+    FROM kinesis.list_shards('lc_split', 'AT_LATEST') ORDER BY shard_id LIMIT 1")"
+read -r ss0 ss1 <<<"$(timed_sql "SELECT kinesis.split_shard('lc_split', '$split_shard', $split_mid)")"
+if ! wait "$split_pid"; then
+	cat "$WORK/split_pgbench.out" >&2
+	echo "pgbench failed during the splits" >&2
+	exit 1
+fi
+# log lines: client, transaction, latency (us), script, end (epoch s, us)
+read -r split_tx split_before split_during split_after split_stall split_stall_at split_rstall split_maxlat <<<"$(
+	cat "$WORK"/split.[0-9]* | awk '$3 ~ /^[0-9]+$/ { printf "%d%06d %d\n", $5, $6, $3 }' | sort -n |
+		awk -v t0="$split_t0" -v r0="$usc0" -v r1="$usc1" -v s0="$ss0" -v s1="$ss1" \
+			-v batch="$SPLIT_BATCH" -f scripts/bench/split_log.awk)"
+split_shards=$(psql_l -c "SELECT count(*) || ' shards, ' || count(*) FILTER (WHERE ending_sequence_number IS NULL) || ' open'
+    FROM kinesis.list_shards('lc_split')")
+
+# every committed record reads back once: every shard of list_shards
+# (closed parents included) paged through with read_records
+echo "reading the records back..."
+read -r split_read split_distinct split_stored <<<"$(psql_l -F ' ' <<'SQL'
+CREATE TEMP TABLE seen (sequence_number numeric);
+DO $$
+DECLARE
+	sh text;
+	after numeric;
+	n bigint;
+BEGIN
+	FOR sh IN SELECT shard_id FROM kinesis.list_shards('lc_split') LOOP
+		after := NULL;
+		LOOP
+			WITH page AS (SELECT sequence_number FROM kinesis.read_records('lc_split', sh, after, 10000)),
+			     ins AS (INSERT INTO seen SELECT sequence_number FROM page)
+			SELECT count(*), max(sequence_number) INTO n, after FROM page;
+			EXIT WHEN n = 0;
+		END LOOP;
+	END LOOP;
+END
+$$;
+SELECT table_name AS t FROM kinesis.stream_tables WHERE stream_name = 'lc_split' \gset
+SELECT count(*), count(DISTINCT sequence_number), (SELECT count(*) FROM :t) FROM seen;
+SQL
+)"
+psql_l -c "SELECT kinesis.delete_stream('lc_split')" >/dev/null
+
+# Retention trim: one shard, 24 h retention, 10,000,000 records of 20 bytes
+# written by parallel sessions in batches of 500 (one statement each; the
+# argument depends on the batch number, or the function scan would run
+# once and be rescanned).
+# Then, in one session, the clock moves by 13 h steps with a maintenance
+# pass at each (and a record put between passes): 13 h rotates to segment
+# 1, 26 h to segment 2, 39 h truncates segment 0, which holds the 10M
+# (expired since 24 h).  The pass that truncates is timed.
+TRIM_RECORDS=10000000 TRIM_SESSIONS=2
+echo "filling one shard with $TRIM_RECORDS records ($TRIM_SESSIONS sessions)..."
+psql_l -c "SELECT kinesis.create_stream('lc_trim', 1)" >/dev/null
+psql_q -c "CHECKPOINT" >/dev/null
+fill_t0=$(now_us)
+fill_pids=()
+for s in $(seq 1 $TRIM_SESSIONS); do
+	psql_l -c "WITH a AS MATERIALIZED (
+	               SELECT array_agg(convert_to('old-' || lpad(i::text, 16, '0'), 'UTF8') ORDER BY i) AS d,
+	                      array_agg('k$s-' || i ORDER BY i) AS k
+	                 FROM generate_series(1, 500) i)
+	           SELECT count(*) FROM a, generate_series(1, $((TRIM_RECORDS / 500 / TRIM_SESSIONS))) b,
+	                  LATERAL kinesis.put_records('lc_trim', CASE WHEN b > 0 THEN a.d END, a.k)" >/dev/null &
+	fill_pids+=($!)
+done
+for p in "${fill_pids[@]}"; do wait "$p"; done
+fill_t1=$(now_us)
+read -r trim_count trim_size_before <<<"$(psql_l -F ' ' <<'SQL'
+SELECT table_name AS t FROM kinesis.stream_tables WHERE stream_name = 'lc_trim' \gset
+SELECT count(*), pg_size_pretty((SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree(:'t') WHERE isleaf))
+  FROM :t;
+SQL
+)"
+if [ "$trim_count" != "$TRIM_RECORDS" ]; then
+	echo "the trim stream holds $trim_count records, not $TRIM_RECORDS" >&2
+	exit 1
+fi
+
+echo "trimming them (maintenance passes with the clock moved)..."
+{
+	echo "SELECT table_name AS t FROM kinesis.stream_tables WHERE stream_name = 'lc_trim' \\gset"
+	echo "\\set done false"
+	for h in 13 26 39 52 65; do
+		cat <<SQL
+\\if :done
+\\else
+SET kinesis.debug_clock_offset = '${h}h';
+SELECT clock_timestamp() AS c0 \\gset
+SELECT coalesce(string_agg(action || ' ' || detail, ', '), 'nothing') AS did FROM kinesis.run_maintenance() \\gset
+SELECT 'pass ' || round(extract(epoch FROM clock_timestamp() - :'c0'::timestamptz)::numeric * 1000, 1)
+       || ' ${h}h: ' || :'did';
+SELECT :'did' LIKE '%truncated%' AS done \\gset
+SELECT count(*) FROM kinesis.put_record('lc_trim', 'new-${h}h', 'k') \\g /dev/null
+\\endif
+SQL
+	done
+	cat <<'SQL'
+SELECT pg_stat_force_next_flush() \g /dev/null
+SELECT 'dead ' || coalesce(sum(s.n_dead_tup), 0)
+  FROM pg_partition_tree(:'t') p JOIN pg_stat_user_tables s ON s.relid = p.relid WHERE p.isleaf;
+SELECT 'size ' || pg_size_pretty(sum(pg_total_relation_size(relid))) FROM pg_partition_tree(:'t') WHERE isleaf;
+SELECT 'stored ' || count(*) FILTER (WHERE substr(data, 1, 4) = 'old-') || ' ' || count(*) FROM :t;
+RESET kinesis.debug_clock_offset;
+SELECT 'read ' || count(*) FILTER (WHERE substr(data, 1, 4) = 'old-') || ' ' || count(*)
+  FROM kinesis.read_records('lc_trim', '0', NULL, 10000);
+SQL
+} | as_user tee "$WORK/trim.sql" >/dev/null
+psql_l -f "$WORK/trim.sql" >"$WORK/trim.out"
+psql_l -c "SELECT kinesis.delete_stream('lc_trim')" >/dev/null
+trim_pass_ms=$(awk '$1 == "pass" && /truncated/ { print $2; exit }' "$WORK/trim.out")
+trim_passes=$(awk '$1 == "pass" { sub(/^pass [^ ]+ /, ""); printf "%s%s", sep, $0; sep = "; " }' "$WORK/trim.out")
+trim_dead=$(awk '$1 == "dead" { print $2 }' "$WORK/trim.out")
+trim_size=$(awk '$1 == "size" { $1 = ""; sub(/^ /, ""); print }' "$WORK/trim.out")
+read -r trim_old_stored trim_stored <<<"$(awk '$1 == "stored" { print $2, $3 }' "$WORK/trim.out")"
+read -r trim_old_read trim_read <<<"$(awk '$1 == "read" { print $2, $3 }' "$WORK/trim.out")"
+fi
 
 # --- report -----------------------------------------------------------------
 
@@ -197,6 +376,7 @@ by_shards() {
 		"$(rows "$4" 1)" "$(ratio "$4" "$2")"
 }
 
+if want throughput; then
 echo
 printf '%-44s %14s %14s %8s %8s\n' "workload" "kinesis rows/s" "baseline" "ratio" "target"
 compare "put_records x500 vs multi-row INSERT" 500 "$tps_put_records" "$tps_insert_500" ">=0.85x"
@@ -210,3 +390,31 @@ printf '%-44s %14s %14s %14s %8s\n' "shards" "1" "64" "1000" "1000/1"
 by_shards "put_record calls/s" "${tps_put_n[1]}" "${tps_put_n[64]}" "${tps_put_n[1000]}"
 by_shards "  (INSERT into as many partitions, rows/s)" "${tps_ins_n[1]}" "${tps_ins_n[64]}" "${tps_ins_n[1000]}"
 by_shards "get_shard_iterator + get_records(50) calls/s" "${tps_get_n[1]}" "${tps_get_n[64]}" "${tps_get_n[1000]}"
+fi
+
+if want lifecycle; then
+kilo() { awk -v r="$1" 'BEGIN { printf "%.1fk", r / 1000 }'; }
+ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", (b - a) / 1000 }'; }
+at() { awk -v a="$1" -v t0="$split_t0" 'BEGIN { printf "%.1f", (a - t0) / 1e6 }'; }
+committed=$((split_tx * SPLIT_BATCH))
+if [ "$split_read" = "$committed" ] && [ "$split_distinct" = "$committed" ]; then
+	lost=OK
+else
+	lost=MISMATCH
+fi
+fill_rate=$(awk -v n="$TRIM_RECORDS" -v a="$fill_t0" -v b="$fill_t1" 'BEGIN { printf "%.0f", n / ((b - a) / 1e6) }')
+echo
+echo "stream lifecycle (before: 1 s after the start to update_shard_count; during: to the end of split_shard)"
+printf '%s\n' "split under load: $(kilo "$split_before") rows/s before, $(kilo "$split_during") during, $(kilo "$split_after") after;" \
+	"  longest stall ${split_stall} ms (target < 1000 ms); update_shard_count 4->8 took $(ms "$usc0" "$usc1") ms," \
+	"  split_shard took $(ms "$ss0" "$ss1") ms" \
+	"  (stall ended ${split_stall_at} s into the run; calls at $(at "$usc0") s and $(at "$ss0") s; longest stall" \
+	"  overlapping them ${split_rstall} ms; longest put_records ${split_maxlat} ms; $split_shards)" \
+	"  records read back from every shard: $split_read ($split_distinct distinct; $split_stored in the table)" \
+	"  of $committed committed ($split_tx transactions x $SPLIT_BATCH): $lost"
+printf '%s\n' "trim 10M expired records: fill $(kilo "$fill_rate") rows/s; trim pass $(awk -v m="$trim_pass_ms" \
+	'BEGIN { if (m == "") print "none"; else printf "%.2f s", m / 1000 }'); dead tuples left $trim_dead;" \
+	"  table size $trim_size (was $trim_size_before)" \
+	"  (old records left: $trim_old_stored in the table, $trim_old_read read back; $trim_stored newer records)" \
+	"  (passes: $trim_passes)"
+fi
