@@ -397,7 +397,9 @@ extern void KinesisSpiExecNulls(const char *sql, int nargs, Oid *types,
 extern Oid	KinesisRelationOwner(Oid relid);
 extern int64 KinesisSpiInt(uint64 row, int col, int64 if_null);
 extern char *KinesisSpiText(uint64 row, int col);
-extern bool KinesisSubxactTry(void (*fn) (void *arg), void *arg, int tolerated);
+#define KINESIS_ANY_ERROR	(-1)
+extern bool KinesisSubxactTry(void (*fn) (void *arg), void *arg, int tolerated,
+							  char **message);
 
 /* in control.c */
 extern int	KinesisControlBegin(const char *cmdname);

@@ -280,19 +280,36 @@ call_step(void *arg)
 
 /*
  * Run one maintenance step in a subtransaction; a lock timeout (a shard
- * busy with a long transaction) is reported and the pass goes on.
+ * busy with a long transaction) is reported and the pass goes on.  An
+ * autoscaling step may fail in any way (a shard limit, say) without
+ * stopping the pass: the failure is reported, and logged.
  */
 static void
 run_step(MaintenanceLog *log, StepArgs *args, int32 shard_index, const char *action,
 		 MaintenanceStep step)
 {
 	RunningStep running = {args, step, NULL};
+	bool		autoscaling = (step == autoscale_step);
+	char	   *message = NULL;
 
-	if (!KinesisSubxactTry(call_step, &running, ERRCODE_LOCK_NOT_AVAILABLE))
+	if (KinesisSubxactTry(call_step, &running,
+						  autoscaling ? KINESIS_ANY_ERROR : ERRCODE_LOCK_NOT_AVAILABLE,
+						  &message))
+	{
+		if (running.detail)
+			log_action(log, args->stream->name, shard_index, action, running.detail);
+	}
+	else if (autoscaling)
+	{
+		ereport(LOG,
+				(errmsg("kinesis could not autoscale stream \"%s\": %s",
+						args->stream->name, message)));
+		log_action(log, args->stream->name, shard_index, "skip",
+				   psprintf("%s failed: %s", action, message));
+	}
+	else
 		log_action(log, args->stream->name, shard_index, "skip",
 				   "shard busy, retried on the next pass");
-	else if (running.detail)
-		log_action(log, args->stream->name, shard_index, action, running.detail);
 }
 
 /*

@@ -367,7 +367,7 @@ lock_parents(Reshard *r)
 		return;
 	}
 
-	while (!KinesisSubxactTry(lock_all, relids, ERRCODE_T_R_DEADLOCK_DETECTED))
+	while (!KinesisSubxactTry(lock_all, relids, ERRCODE_T_R_DEADLOCK_DETECTED, NULL))
 		CHECK_FOR_INTERRUPTS();
 	list_free(relids);
 }

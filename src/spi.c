@@ -168,11 +168,13 @@ KinesisSpiText(uint64 row, int col)
 
 /*
  * Run fn(arg) in a subtransaction.  Returns true when it succeeded; when it
- * raised an error of SQLSTATE tolerated, rolls the subtransaction back and
- * returns false.  Other errors propagate.
+ * raised an error of SQLSTATE tolerated (any error but a cancel for
+ * KINESIS_ANY_ERROR), rolls the subtransaction back, sets *message to the
+ * error's message when message is not NULL, and returns false.  Other
+ * errors propagate.
  */
 bool
-KinesisSubxactTry(void (*fn) (void *arg), void *arg, int tolerated)
+KinesisSubxactTry(void (*fn) (void *arg), void *arg, int tolerated, char **message)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
@@ -195,8 +197,12 @@ KinesisSubxactTry(void (*fn) (void *arg), void *arg, int tolerated)
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
-		if (edata->sqlerrcode != tolerated)
+		if (tolerated == KINESIS_ANY_ERROR ?
+			edata->sqlerrcode == ERRCODE_QUERY_CANCELED :
+			edata->sqlerrcode != tolerated)
 			ReThrowError(edata);
+		if (message)
+			*message = pstrdup(edata->message);
 		FreeErrorData(edata);
 		ok = false;
 	}

@@ -128,5 +128,19 @@ SELECT count(*) FROM (
  WHERE prev >= n}),
 	0, 'per partition key, records read parents first are in write order');
 
+# 6. a split the shard limit refuses is reported; the pass goes on
+$node->append_conf('postgresql.conf', 'kinesis.max_shards = 1');
+$node->restart;
+write_hot(2);
+sleep(1);
+write_hot(1);
+like( $node->safe_psql(
+		'postgres', q{
+SELECT string_agg(action || ' ' || shard_id || ': ' || detail, ', ')
+  FROM kinesis.run_maintenance() WHERE action IN ('split', 'skip')}),
+	qr/^skip shardId-\d{12}: split failed: shard limit exceeded$/,
+	'a refused split is reported as skipped, and the pass completes');
+is(open_shards(), 1, 'nothing changed');
+
 $node->stop;
 done_testing();
