@@ -29,6 +29,7 @@ OBJS = \
 	src/maintenance.o \
 	src/reshard.o \
 	src/autoscale.o \
+	src/consumer.o \
 	src/shmem.o \
 	src/launcher.o \
 	src/worker.o

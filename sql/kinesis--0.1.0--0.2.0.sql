@@ -44,17 +44,71 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
       FROM ROWS FROM (pg_catalog.unnest(a), pg_catalog.unnest(b)) WITH ORDINALITY AS t(x, y, i)
 $$;
 
-GRANT SELECT ON kinesis.scaling_events, kinesis.metric_minutes TO PUBLIC;
+-- Registered consumers (enhanced fan-out) of each stream.
+CREATE TABLE kinesis.consumers (
+    stream_id       bigint NOT NULL REFERENCES kinesis.streams ON DELETE CASCADE,
+    consumer_name   text NOT NULL,
+    consumer_status text NOT NULL DEFAULT 'ACTIVE',
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (stream_id, consumer_name)
+);
+COMMENT ON TABLE kinesis.consumers IS 'registered consumers of streams';
+
+GRANT SELECT ON kinesis.scaling_events, kinesis.metric_minutes, kinesis.consumers TO PUBLIC;
 
 SELECT pg_catalog.pg_extension_config_dump('kinesis.scaling_events', '');
 SELECT pg_catalog.pg_extension_config_dump('kinesis.scaling_events_event_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('kinesis.metric_minutes', '');
+SELECT pg_catalog.pg_extension_config_dump('kinesis.consumers', '');
 
 CREATE TYPE kinesis.shard_count_update AS (
     stream_name             text,
     current_shard_count     integer,
     target_shard_count      integer
 );
+
+CREATE TYPE kinesis.stream_consumer AS (
+    consumer_name               text,
+    consumer_arn                text,
+    consumer_status             text,
+    consumer_creation_timestamp timestamptz
+);
+
+CREATE FUNCTION kinesis.register_stream_consumer(stream_name text, consumer_name text)
+RETURNS kinesis.stream_consumer
+AS 'MODULE_PATHNAME', 'kinesis_register_stream_consumer' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION kinesis.register_stream_consumer(text, text) IS 'registers a named consumer of a stream (RegisterStreamConsumer)';
+
+CREATE FUNCTION kinesis.describe_stream_consumer(stream_name text, consumer_name text)
+RETURNS kinesis.stream_consumer
+AS 'MODULE_PATHNAME', 'kinesis_describe_stream_consumer' LANGUAGE C STABLE;
+COMMENT ON FUNCTION kinesis.describe_stream_consumer(text, text) IS 'a registered consumer of a stream (DescribeStreamConsumer)';
+
+CREATE FUNCTION kinesis.list_stream_consumers(stream_name text)
+RETURNS SETOF kinesis.stream_consumer
+AS 'MODULE_PATHNAME', 'kinesis_list_stream_consumers' LANGUAGE C STABLE;
+COMMENT ON FUNCTION kinesis.list_stream_consumers(text) IS 'the registered consumers of a stream, by name (ListStreamConsumers)';
+
+CREATE FUNCTION kinesis.deregister_stream_consumer(stream_name text, consumer_name text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'kinesis_deregister_stream_consumer' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION kinesis.deregister_stream_consumer(text, text) IS 'removes a registered consumer of a stream (DeregisterStreamConsumer)';
+
+-- consumer_count counts the registered consumers
+CREATE OR REPLACE FUNCTION kinesis.describe_stream_summary(stream_name text)
+RETURNS kinesis.stream_summary
+LANGUAGE sql STABLE
+AS $$
+    SELECT s.stream_name, kinesis.stream_arn(s.stream_name), s.stream_status,
+           s.stream_mode, s.retention_period_hours, s.created_at,
+           (SELECT count(*)::integer FROM kinesis.shards h
+             WHERE h.stream_id = s.stream_id AND h.closed_at IS NULL),
+           (SELECT count(*)::integer FROM kinesis.consumers c WHERE c.stream_id = s.stream_id),
+           s.encryption_type
+      FROM (SELECT kinesis._stream_id($1) AS stream_id) i
+      JOIN kinesis.streams s ON s.stream_id = i.stream_id;
+$$;
+COMMENT ON FUNCTION kinesis.describe_stream_summary(text) IS 'summary of a stream (DescribeStreamSummary)';
 
 CREATE FUNCTION kinesis.split_shard(
     stream_name text, shard_to_split text, new_starting_hash_key numeric)

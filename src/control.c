@@ -515,6 +515,17 @@ kinesis_delete_stream(PG_FUNCTION_ARGS)
 	nestlevel = KinesisControlBegin("delete_stream");
 	row = KinesisStreamRowGet(name);
 	KinesisRequireOwner(&row);
+	if (!PG_GETARG_BOOL(1))
+	{
+		int64		consumers = KinesisConsumerCount(row.stream_id);
+
+		if (consumers > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_KINESIS_RESOURCE_IN_USE),
+					 errmsg("stream \"%s\" has registered consumers", name),
+					 errdetail("The stream has " INT64_FORMAT " consumers.", consumers),
+					 errhint("Deregister them first, or pass enforce_consumer_deletion => true.")));
+	}
 
 	if (OidIsValid(row.relid))
 		spi_exec(psprintf("DROP TABLE %s",

@@ -408,6 +408,9 @@ extern void KinesisRequireOwner(const KinesisStreamRow *row);
 extern void KinesisRequireActive(const KinesisStreamRow *row);
 extern void KinesisCheckShardLimit(int shard_count);
 
+/* in consumer.c */
+extern int64 KinesisConsumerCount(int64 stream_id);
+
 /* in metrics.c */
 extern void KinesisMetricsInit(KinesisShardState *state);
 extern void KinesisMetricAdd(KinesisShardState *state, KinesisMetric m, int64 value);
@@ -444,6 +447,7 @@ extern void KinesisThrottleError(KinesisStream *stream, KinesisShard *shard, boo
 
 /* in validate.c */
 extern char *KinesisStreamNameArg(FunctionCallInfo fcinfo, int argno);
+extern void KinesisValidateName(const char *name, const char *what);
 extern void KinesisValidateStreamName(const char *name);
 extern void KinesisValidatePartitionKey(const char *key, int len, int entry);
 extern void KinesisRequireArg(FunctionCallInfo fcinfo, int argno,

@@ -30,10 +30,11 @@ KinesisRequireArg(FunctionCallInfo fcinfo, int argno, const char *argname)
 }
 
 /*
- * A stream name: 1-128 characters of [a-zA-Z0-9_.-].
+ * A stream or consumer name (what: "stream name", "consumer name"): 1-128
+ * characters of [a-zA-Z0-9_.-].
  */
 void
-KinesisValidateStreamName(const char *name)
+KinesisValidateName(const char *name, const char *what)
 {
 	const char *p;
 
@@ -46,9 +47,15 @@ KinesisValidateStreamName(const char *name)
 	if (*p != '\0' || p == name || p - name > KINESIS_MAX_NAME_LEN)
 		ereport(ERROR,
 				(errcode(ERRCODE_KINESIS_VALIDATION),
-				 errmsg("invalid stream name \"%s\"", name),
-				 errdetail("A stream name has 1 to %d characters, each a letter, a digit, \"_\", \".\" or \"-\".",
-						   KINESIS_MAX_NAME_LEN)));
+				 errmsg("invalid %s \"%s\"", what, name),
+				 errdetail("A %s has 1 to %d characters, each a letter, a digit, \"_\", \".\" or \"-\".",
+						   what, KINESIS_MAX_NAME_LEN)));
+}
+
+void
+KinesisValidateStreamName(const char *name)
+{
+	KinesisValidateName(name, "stream name");
 }
 
 /*

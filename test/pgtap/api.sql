@@ -2,7 +2,7 @@
 -- plane and Capacity planning sections with its argument types, names and
 -- defaults and its result; the composite types; kinesis.error_codes.
 BEGIN;
-SELECT plan(80);
+SELECT plan(94);
 
 -- "name type" of each input argument, from proargnames/proargmodes
 CREATE FUNCTION pg_temp.in_args(f regprocedure) RETURNS text[] LANGUAGE sql AS $$
@@ -275,6 +275,45 @@ SELECT is_empty($$
                        'estimate_shards')
      GROUP BY proname HAVING count(*) > 1$$,
     'every API function has exactly one signature');
+
+------------------------------------------------------------------------
+-- Lifecycle (issue 4) and consumers (issue 5): argument names and types,
+-- results, as the issues give them
+------------------------------------------------------------------------
+
+SELECT is(pg_temp.in_args('kinesis.split_shard(text, text, numeric)'),
+    ARRAY['stream_name text', 'shard_to_split text', 'new_starting_hash_key numeric'],
+    'split_shard arguments');
+SELECT is(pg_temp.in_args('kinesis.merge_shards(text, text, text)'),
+    ARRAY['stream_name text', 'shard_to_merge text', 'adjacent_shard_to_merge text'],
+    'merge_shards arguments');
+SELECT is(pg_get_function_arguments('kinesis.update_shard_count(text, integer, text)'::regprocedure),
+    'stream_name text, target_shard_count integer, scaling_type text DEFAULT ''UNIFORM_SCALING''::text',
+    'update_shard_count arguments and default');
+SELECT is(pg_temp.type_cols('kinesis.shard_count_update'),
+    ARRAY['stream_name text', 'current_shard_count integer', 'target_shard_count integer'],
+    'kinesis.shard_count_update is (stream_name, current_shard_count, target_shard_count)');
+SELECT function_returns('kinesis', 'update_shard_count', ARRAY['text', 'integer', 'text'],
+    'kinesis.shard_count_update', 'update_shard_count returns kinesis.shard_count_update');
+SELECT is(pg_temp.in_args('kinesis.update_stream_mode(text, text)'),
+    ARRAY['stream_name text', 'stream_mode text'], 'update_stream_mode arguments');
+SELECT is(pg_temp.type_cols('kinesis.stream_consumer'),
+    ARRAY['consumer_name text', 'consumer_arn text', 'consumer_status text',
+          'consumer_creation_timestamp timestamp with time zone'],
+    'kinesis.stream_consumer is (consumer_name, consumer_arn, consumer_status, consumer_creation_timestamp)');
+SELECT is(pg_temp.in_args(f::regprocedure), ARRAY['stream_name text', 'consumer_name text'],
+          f || ' arguments')
+  FROM unnest(ARRAY['kinesis.register_stream_consumer(text, text)',
+                    'kinesis.describe_stream_consumer(text, text)',
+                    'kinesis.deregister_stream_consumer(text, text)']) f;
+SELECT function_returns('kinesis', 'register_stream_consumer', ARRAY['text', 'text'],
+    'kinesis.stream_consumer', 'register_stream_consumer returns kinesis.stream_consumer');
+SELECT function_returns('kinesis', 'describe_stream_consumer', ARRAY['text', 'text'],
+    'kinesis.stream_consumer', 'describe_stream_consumer returns kinesis.stream_consumer');
+SELECT function_returns('kinesis', 'list_stream_consumers', ARRAY['text'],
+    'setof kinesis.stream_consumer', 'list_stream_consumers returns a set of kinesis.stream_consumer');
+SELECT function_returns('kinesis', 'deregister_stream_consumer', ARRAY['text', 'text'],
+    'void', 'deregister_stream_consumer returns void');
 
 ------------------------------------------------------------------------
 -- Composite types
