@@ -110,6 +110,14 @@ AS $$
 $$;
 COMMENT ON FUNCTION kinesis.describe_stream_summary(text) IS 'summary of a stream (DescribeStreamSummary)';
 
+-- get_records waits for records when asked (wait_ms)
+DROP FUNCTION kinesis.get_records(text, integer);
+CREATE FUNCTION kinesis.get_records(shard_iterator text, "limit" integer DEFAULT 10000,
+                                    wait_ms integer DEFAULT 0)
+RETURNS kinesis.get_records_result
+AS 'MODULE_PATHNAME', 'kinesis_get_records' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION kinesis.get_records(text, integer, integer) IS 'records at an iterator and the next iterator (GetRecords); waits up to wait_ms for a first record';
+
 CREATE FUNCTION kinesis.split_shard(
     stream_name text, shard_to_split text, new_starting_hash_key numeric)
 RETURNS void

@@ -381,10 +381,11 @@ RETURNS text
 AS 'MODULE_PATHNAME', 'kinesis_get_shard_iterator' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION kinesis.get_shard_iterator(text, text, text, numeric, timestamptz) IS 'a position in a shard, valid for 5 minutes (GetShardIterator)';
 
-CREATE FUNCTION kinesis.get_records(shard_iterator text, "limit" integer DEFAULT 10000)
+CREATE FUNCTION kinesis.get_records(shard_iterator text, "limit" integer DEFAULT 10000,
+                                    wait_ms integer DEFAULT 0)
 RETURNS kinesis.get_records_result
 AS 'MODULE_PATHNAME', 'kinesis_get_records' LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION kinesis.get_records(text, integer) IS 'records at an iterator and the next iterator (GetRecords)';
+COMMENT ON FUNCTION kinesis.get_records(text, integer, integer) IS 'records at an iterator and the next iterator (GetRecords); waits up to wait_ms for a first record';
 
 CREATE FUNCTION kinesis.read_records(
     stream_name text,

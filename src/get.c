@@ -37,6 +37,7 @@
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "storage/lmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -442,7 +443,8 @@ shard_scan_end(ShardScan *s)
 		ExecDropSingleTupleTableSlot(seg->slot);
 		index_endscan(seg->scan);
 		index_close(seg->index, AccessShareLock);
-		table_close(seg->heap, NoLock);
+		/* what the scan returned is copied: a rotation need not wait for us */
+		table_close(seg->heap, AccessShareLock);
 	}
 	UnregisterSnapshot(s->snapshot);
 }
@@ -682,38 +684,110 @@ count_get_records(KinesisStream *stream, KinesisShard *shard, int nrecords,
 	KinesisMetricMax(shard->state, KM_ITERATOR_AGE_MAX, age_ms);
 }
 
+/* What one page of a get_records call read */
+typedef struct ReadPage
+{
+	int64		after;			/* counter of the last record read */
+	int64		bytes;			/* data bytes read */
+	TimestampTz last_arrival;	/* arrival of the last record read */
+	bool		complete;		/* everything below the bound was read */
+} ReadPage;
+
 /*
- * kinesis.get_records(shard_iterator, "limit")
+ * Read up to limit records (and 10 MiB) after page->after into records.
+ */
+static void
+read_page(ReadTarget *target, int32 limit, TupleDesc record_desc,
+		  RecordArray *records, ReadPage *page)
+{
+	ShardScan	scan;
+
+	page->bytes = 0;
+	page->last_arrival = 0;
+	page->complete = true;
+	shard_scan_begin(&scan, target, page->after);
+	while (records->n < limit)
+	{
+		Datum		record[RECORD_NCOLS];
+		KinesisNumericBuf seqbuf;
+		int64		size;
+
+		if (!shard_scan_next(&scan))
+			break;
+		size = toast_raw_datum_size(scan.slot->tts_values[REC_COL_DATA]);
+		if (records->n > 0 && page->bytes + size > KINESIS_MAX_GET_BYTES)
+		{
+			page->complete = false;
+			break;
+		}
+		page->bytes += size;
+		record_values(&scan, record, &seqbuf, true);
+		record_array_add(records, record_desc, record);
+		page->after = DatumGetInt64(scan.slot->tts_values[REC_COL_COUNTER]);
+		page->last_arrival = DatumGetTimestampTz(scan.slot->tts_values[REC_COL_ARRIVAL]);
+	}
+	if (records->n == limit)
+		page->complete = false;
+	shard_scan_end(&scan);
+
+	/* everything below the bound was seen: move past gaps to bound - 1 */
+	if (page->complete)
+		page->after = Max(page->after, target->bound - 1);
+}
+
+/*
+ * The wait_ms argument of get_records: 0 to KINESIS_MAX_WAIT_MS.
+ */
+static int32
+wait_arg(FunctionCallInfo fcinfo, int argno)
+{
+	int32		wait_ms;
+
+	if (PG_NARGS() <= argno)
+		return 0;
+	KinesisRequireArg(fcinfo, argno, "wait_ms");
+	wait_ms = PG_GETARG_INT32(argno);
+	if (wait_ms < 0 || wait_ms > KINESIS_MAX_WAIT_MS)
+		ereport(ERROR,
+				(errcode(ERRCODE_KINESIS_VALIDATION),
+				 errmsg("wait_ms must be between 0 and %d", KINESIS_MAX_WAIT_MS),
+				 errdetail("The value given was %d.", wait_ms)));
+	return wait_ms;
+}
+
+/*
+ * kinesis.get_records(shard_iterator, limit, wait_ms)
  *		RETURNS kinesis.get_records_result
  *
- * The records array is written in place, record by record, in reusable
- * memory (buffer.c); no per-record tuple is allocated and copied.
+ * With wait_ms > 0, a call that finds no record waits up to that long for
+ * a writer's commit on the shard (stable.c wakes it), without holding the
+ * shard's lock meanwhile, and reads again.
  */
 Datum
 kinesis_get_records(PG_FUNCTION_ARGS)
 {
 	KinesisIterator it;
 	int32		limit;
+	int32		wait_ms;
 	KinesisStream *stream;
 	KinesisShard *shard;
 	ReadTarget	target;
-	ShardScan	scan;
 	TupleDesc	result_desc;
 	TupleDesc	record_desc;
 	Oid			record_type;
 	RecordArray records;
 	MemoryContext owner = CurrentMemoryContext;
-	int64		bytes = 0;
-	int64		after;
-	TimestampTz last_arrival = 0;
+	ReadPage		page;
 	TimestampTz start = GetCurrentTimestamp();
-	bool		complete = true;
+	TimestampTz deadline;
 	Datum		values[4];
 	bool		nulls[4] = {false, false, false, true};
 
 	kinesis_check_loaded();
 	KinesisRequireArg(fcinfo, 0, "shard_iterator");
 	limit = KinesisLimitArg(fcinfo, 1);
+	wait_ms = wait_arg(fcinfo, 2);
+	deadline = TimestampTzPlusMilliseconds(start, wait_ms);
 	KinesisIteratorDecode(PG_GETARG_TEXT_PP(0), &it);
 
 	if (get_call_result_type(fcinfo, NULL, &result_desc) != TYPEFUNC_COMPOSITE)
@@ -729,53 +803,51 @@ kinesis_get_records(PG_FUNCTION_ARGS)
 		KinesisMetricAdd(shard->state, KM_READ_THROTTLED, 1);
 		KinesisThrottleError(stream, shard, false);
 	}
-	read_target(stream, shard, &target);
 
-	after = it.after_counter;
+	page.after = it.after_counter;
 	record_array_begin(&records, owner);
-	shard_scan_begin(&scan, &target, after);
-	while (records.n < limit)
+	for (;;)
 	{
-		Datum		record[RECORD_NCOLS];
-		KinesisNumericBuf seqbuf;
-		int64		size;
+		KinesisWaitSlot *slot = NULL;
+		long		remaining = 0;
 
-		if (!shard_scan_next(&scan))
-			break;
-		size = toast_raw_datum_size(scan.slot->tts_values[REC_COL_DATA]);
-		if (records.n > 0 && bytes + size > KINESIS_MAX_GET_BYTES)
+		/* announce the wait before reading: a later commit wakes us */
+		if (wait_ms > 0)
 		{
-			complete = false;
+			remaining = (deadline - GetCurrentTimestamp() + 999) / 1000;
+			if (remaining > 0)
+				slot = KinesisStableWaitBegin(stream, shard);
+		}
+		read_target(stream, shard, &target);
+		read_page(&target, limit, record_desc, &records, &page);
+		if (slot == NULL || records.n > 0 || target.drained)
+		{
+			if (slot)
+				KinesisStableWaitEnd(slot);
 			break;
 		}
-		bytes += size;
-		record_values(&scan, record, &seqbuf, true);
-		record_array_add(&records, record_desc, record);
-		after = DatumGetInt64(scan.slot->tts_values[REC_COL_COUNTER]);
-		last_arrival = DatumGetTimestampTz(scan.slot->tts_values[REC_COL_ARRIVAL]);
-	}
-	if (records.n == limit)
-		complete = false;
-	shard_scan_end(&scan);
-	if (KinesisThrottled(stream))
-		KinesisThrottleReadBytes(shard, bytes);
 
-	/* everything below the bound was seen: move past gaps to bound - 1 */
-	if (complete)
-		after = Max(after, target.bound - 1);
+		UnlockRelationOid(shard->relid, RowShareLock);
+		KinesisStableWaitSleep(slot, remaining);
+		KinesisStableWaitEnd(slot);
+		open_shard(it.stream_name, it.shard_index, NULL, it.stream_id,
+				   it.stream_created_at, &stream, &shard);
+	}
+	if (KinesisThrottled(stream))
+		KinesisThrottleReadBytes(shard, page.bytes);
 
 	values[0] = record_array_finish(&records, record_type);
-	if (complete && target.drained)
+	if (page.complete && target.drained)
 	{
 		nulls[1] = true;
 		nulls[3] = false;
 		values[3] = child_shards_json(stream, shard->shard_index);
 	}
 	else
-		values[1] = PointerGetDatum(KinesisIteratorEncode(stream, shard, after));
-	values[2] = Int64GetDatum(complete ? 0 :
-							  Max(target.tip - last_arrival, 0) / 1000);
-	count_get_records(stream, shard, records.n, bytes, last_arrival, start);
+		values[1] = PointerGetDatum(KinesisIteratorEncode(stream, shard, page.after));
+	values[2] = Int64GetDatum(page.complete ? 0 :
+							  Max(target.tip - page.last_arrival, 0) / 1000);
+	count_get_records(stream, shard, records.n, page.bytes, page.last_arrival, start);
 
 	PG_RETURN_DATUM(result_datum(owner, result_desc, values, nulls));
 }

@@ -32,6 +32,7 @@
 #define KINESIS_MAX_PUT_RECORDS_BYTES	(5 * 1024 * 1024)
 #define KINESIS_DEFAULT_MAX_RECORD_KIB	1024
 #define KINESIS_MAX_GET_LIMIT			10000
+#define KINESIS_MAX_WAIT_MS		300000	/* longest wait_ms of a read */
 #define KINESIS_MAX_GET_BYTES			(10 * 1024 * 1024)
 #define KINESIS_ITERATOR_LIFETIME_MS	300000
 #define KINESIS_MAX_ITERATOR_LEN		512
@@ -342,6 +343,10 @@ extern Size KinesisStableShmemSize(void);
 extern void KinesisStableShmemInit(void);
 extern void KinesisStableAttach(KinesisStream *stream, KinesisShard *shard);
 extern KinesisShardState *KinesisStableStreamState(KinesisStream *stream);
+typedef struct KinesisWaitSlot KinesisWaitSlot;
+extern KinesisWaitSlot *KinesisStableWaitBegin(KinesisStream *stream, KinesisShard *shard);
+extern void KinesisStableWaitSleep(KinesisWaitSlot *slot, long timeout_ms);
+extern void KinesisStableWaitEnd(KinesisWaitSlot *slot);
 extern KinesisShardState *KinesisStableFind(KinesisStream *stream, KinesisShard *shard);
 extern void KinesisStableClearStream(int64 stream_id);
 extern void KinesisStableWalk(void (*fn) (KinesisShardState *state, void *arg), void *arg);

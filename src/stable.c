@@ -55,6 +55,9 @@
  */
 #include "postgres.h"
 
+#include "pgstat.h"
+#include "storage/condition_variable.h"
+#include "common/hashfn.h"
 #include "access/genam.h"
 #include "access/relscan.h"
 #include "access/table.h"
@@ -93,6 +96,20 @@ typedef struct KinesisWriterNode
 	TimestampTz since;			/* when it registered */
 } KinesisWriterNode;
 
+/*
+ * Readers waiting for new records (get_records with wait_ms) sleep on the
+ * condition variable of their shard's slot; a committing writer wakes the
+ * slots of the shards it wrote when someone waits there.  Slots are shared
+ * by hashing, so a wake-up may be for another shard: waiters read again.
+ */
+#define WAIT_SLOTS	1024
+
+struct KinesisWaitSlot
+{
+	ConditionVariable cv;
+	pg_atomic_uint32 waiters;	/* backends between WaitBegin and WaitEnd */
+};
+
 /* Shard states plus stream states: a stream has at least one shard */
 #define STATE_TABLE_SIZE	(2 * kinesis_max_shards)
 
@@ -106,6 +123,7 @@ typedef struct KinesisStableShared
 static KinesisStableShared *stable_shared = NULL;
 static HTAB *shard_states = NULL;
 static KinesisWriterNode *all_nodes = NULL;
+static KinesisWaitSlot *wait_slots = NULL;
 
 /* This backend's writer nodes and how many are linked */
 static KinesisWriterNode *my_nodes = NULL;
@@ -148,6 +166,7 @@ static List *pending_forgets = NIL;
 static List *pending_switches = NIL;
 
 static void stable_xact_callback(XactEvent event, void *arg);
+static void wake_readers(KinesisShardState *state);
 static KinesisShardState *find_state(int64 stream_id, int32 shard_index);
 static KinesisShardState *enter_state(int64 stream_id, int32 shard_index,
 									  int64 seed, int16 segment);
@@ -171,6 +190,7 @@ KinesisStableShmemSize(void)
 	size = add_size(size, mul_size(mul_size(MaxBackends,
 											kinesis_max_shards_per_xact),
 								   sizeof(KinesisWriterNode)));
+	size = add_size(size, mul_size(WAIT_SLOTS, sizeof(KinesisWaitSlot)));
 	return size;
 }
 
@@ -206,6 +226,19 @@ KinesisStableShmemInit(void)
 												  kinesis_max_shards_per_xact),
 										 sizeof(KinesisWriterNode)),
 								&found);
+
+	wait_slots = ShmemInitStruct("kinesis wait slots",
+								 mul_size(WAIT_SLOTS, sizeof(KinesisWaitSlot)), &found);
+	if (!found)
+	{
+		int			i;
+
+		for (i = 0; i < WAIT_SLOTS; i++)
+		{
+			ConditionVariableInit(&wait_slots[i].cv);
+			pg_atomic_init_u32(&wait_slots[i].waiters, 0);
+		}
+	}
 
 	memset(&info, 0, sizeof(info));
 	info.keysize = sizeof(KinesisShardKey);
@@ -323,6 +356,71 @@ KinesisStableFind(KinesisStream *stream, KinesisShard *shard)
 	if (shard->state == NULL)
 		shard->state = find_state(stream->stream_id, shard->shard_index);
 	return shard->state;
+}
+
+static KinesisWaitSlot *
+wait_slot(KinesisShardState *state)
+{
+	return &wait_slots[hash_bytes((const unsigned char *) &state->key,
+								  sizeof(KinesisShardKey)) % WAIT_SLOTS];
+}
+
+/*
+ * Wake the readers waiting on a shard whose writer just ended.  The barrier
+ * orders the writer's unlinking before its look at the waiters: a reader
+ * counts itself before it computes the bound, so either it sees the
+ * writer gone or the writer sees it waiting.
+ */
+static void
+wake_readers(KinesisShardState *state)
+{
+	KinesisWaitSlot *slot = wait_slot(state);
+
+	pg_memory_barrier();
+	if (pg_atomic_read_u32(&slot->waiters) > 0)
+		ConditionVariableBroadcast(&slot->cv);
+}
+
+/*
+ * Announce a wait for new records of an attached shard; call before
+ * computing the read bound.
+ */
+KinesisWaitSlot *
+KinesisStableWaitBegin(KinesisStream *stream, KinesisShard *shard)
+{
+	KinesisWaitSlot *slot = wait_slot(shard->state);
+
+	pg_atomic_fetch_add_u32(&slot->waiters, 1);
+	ConditionVariablePrepareToSleep(&slot->cv);
+	return slot;
+}
+
+/*
+ * Sleep until a writer of a shard of the slot ends, or timeout_ms pass.
+ */
+void
+KinesisStableWaitSleep(KinesisWaitSlot *slot, long timeout_ms)
+{
+	PG_TRY();
+	{
+		(void) ConditionVariableTimedSleep(&slot->cv, timeout_ms, PG_WAIT_EXTENSION);
+	}
+	PG_CATCH();
+	{
+		KinesisStableWaitEnd(slot);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+}
+
+/*
+ * End a wait begun with KinesisStableWaitBegin.
+ */
+void
+KinesisStableWaitEnd(KinesisWaitSlot *slot)
+{
+	ConditionVariableCancelSleep();
+	pg_atomic_fetch_sub_u32(&slot->waiters, 1);
 }
 
 static void
@@ -588,6 +686,7 @@ stable_release_all(void)
 		dlist_delete(&node->link);
 		state->nwriters--;
 		SpinLockRelease(&state->mutex);
+		wake_readers(state);
 	}
 	my_nused = 0;
 }

@@ -218,17 +218,17 @@ SELECT is(pg_get_function_arguments('kinesis.get_shard_iterator(text, text, text
     'stream_name text, shard_id text, shard_iterator_type text, starting_sequence_number numeric DEFAULT NULL::numeric, "timestamp" timestamp with time zone DEFAULT NULL::timestamp with time zone',
     'get_shard_iterator defaults: starting_sequence_number and "timestamp" NULL');
 
--- get_records
-SELECT has_function('kinesis', 'get_records', ARRAY['text', 'integer'],
-    'get_records(text, int) exists');
-SELECT function_returns('kinesis', 'get_records', ARRAY['text', 'integer'], 'kinesis.get_records_result',
+-- get_records (API.md's two arguments, and issue 5's wait_ms)
+SELECT has_function('kinesis', 'get_records', ARRAY['text', 'integer', 'integer'],
+    'get_records(text, int, int) exists');
+SELECT function_returns('kinesis', 'get_records', ARRAY['text', 'integer', 'integer'], 'kinesis.get_records_result',
     'get_records returns kinesis.get_records_result');
-SELECT is(pg_temp.in_args('kinesis.get_records(text, integer)'),
-    ARRAY['shard_iterator text', 'limit integer'],
+SELECT is(pg_temp.in_args('kinesis.get_records(text, integer, integer)'),
+    ARRAY['shard_iterator text', 'limit integer', 'wait_ms integer'],
     'get_records argument names');
-SELECT is(pg_get_function_arguments('kinesis.get_records(text, integer)'::regprocedure),
-    'shard_iterator text, "limit" integer DEFAULT 10000',
-    'get_records default: "limit" 10000');
+SELECT is(pg_get_function_arguments('kinesis.get_records(text, integer, integer)'::regprocedure),
+    'shard_iterator text, "limit" integer DEFAULT 10000, wait_ms integer DEFAULT 0',
+    'get_records defaults: "limit" 10000, wait_ms 0');
 
 -- read_records
 SELECT has_function('kinesis', 'read_records', ARRAY['text', 'text', 'numeric', 'integer'],
