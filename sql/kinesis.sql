@@ -327,6 +327,21 @@ CREATE TYPE kinesis.stream_consumer AS (
     consumer_creation_timestamp timestamptz
 );
 
+CREATE TYPE kinesis.subscribe_to_shard_event AS (
+    records                         kinesis.record[],
+    continuation_sequence_number    numeric,
+    millis_behind_latest            bigint,
+    child_shards                    jsonb
+);
+
+CREATE FUNCTION kinesis.subscribe_to_shard(
+    stream_name text, consumer_name text, shard_id text, starting_position_type text,
+    starting_sequence_number numeric DEFAULT NULL, "timestamp" timestamptz DEFAULT NULL,
+    wait_ms integer DEFAULT 5000, "limit" integer DEFAULT 10000)
+RETURNS kinesis.subscribe_to_shard_event
+AS 'MODULE_PATHNAME', 'kinesis_subscribe_to_shard' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION kinesis.subscribe_to_shard(text, text, text, text, numeric, timestamptz, integer, integer) IS 'a registered consumer''s read: the records available, or the first new one within wait_ms (SubscribeToShard)';
+
 CREATE FUNCTION kinesis.register_stream_consumer(stream_name text, consumer_name text)
 RETURNS kinesis.stream_consumer
 AS 'MODULE_PATHNAME', 'kinesis_register_stream_consumer' LANGUAGE C VOLATILE;

@@ -321,6 +321,54 @@ stream_load_shards(KinesisStream *stream, Oid nspid)
 }
 
 /*
+ * A table of schema kinesis, or InvalidOid when the installed version of
+ * the extension has none of that name.
+ */
+Oid
+KinesisCatalogTable(const char *name)
+{
+	return get_relname_relid(name, get_namespace_oid(KINESIS_SCHEMA, false));
+}
+
+/*
+ * Read the names of a loaded stream's registered consumers.
+ */
+static void
+stream_load_consumers(KinesisStream *stream)
+{
+	uint64		i;
+	MemoryContext old;
+
+	stream->consumers = NIL;
+	if (!OidIsValid(KinesisCatalogTable("consumers")))
+		return;					/* 0.1.0, until ALTER EXTENSION UPDATE */
+	catalog_query("SELECT consumer_name FROM kinesis.consumers"
+				  " WHERE stream_id = $1 AND consumer_status = 'ACTIVE'",
+				  stream->stream_id, NULL);
+	old = MemoryContextSwitchTo(stream->cxt);
+	stream->consumers = NIL;
+	for (i = 0; i < SPI_processed; i++)
+		stream->consumers = lappend(stream->consumers, pstrdup(KinesisSpiText(i, 1)));
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * Whether a consumer is registered with a cached stream.
+ */
+bool
+KinesisStreamHasConsumer(KinesisStream *stream, const char *consumer)
+{
+	ListCell   *lc;
+
+	foreach(lc, stream->consumers)
+	{
+		if (strcmp(lfirst(lc), consumer) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
  * Fill a cache entry from the catalog.  Returns false when the stream does
  * not exist.
  */
@@ -354,6 +402,7 @@ stream_load(KinesisStream *stream)
 					 errmsg("table of stream \"%s\" does not exist", stream->name),
 					 errhint("The table was dropped outside kinesis.delete_stream; delete the stream.")));
 		stream_load_shards(stream, nspid);
+		stream_load_consumers(stream);
 		found = true;
 	}
 

@@ -13,6 +13,9 @@
  * KINESIS_MAX_CONSUMERS consumers; delete_stream refuses a stream with
  * consumers unless told to deregister them (control.c).
  *
+ * Readers check a consumer against the stream's cache entry (catalog.c),
+ * which registering and deregistering invalidate.
+ *
  * Processes: client backends.  Locking: changes take the control-plane
  * lock on kinesis.streams (KinesisControlBegin), which serializes them
  * with each other and with delete_stream.
@@ -191,6 +194,7 @@ kinesis_register_stream_consumer(PG_FUNCTION_ARGS)
 	KinesisSpiExec("INSERT INTO kinesis.consumers (stream_id, consumer_name)"
 				   " VALUES ($1, $2) RETURNING created_at",
 				   2, types, values, KinesisExtensionOwner(), SPI_OK_INSERT_RETURNING);
+	KinesisInvalidateStream(row.relid);
 	created = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0],
 												SPI_tuptable->tupdesc, 1, &isnull));
 	KinesisSpiEnd(nestlevel);
@@ -293,6 +297,7 @@ kinesis_deregister_stream_consumer(PG_FUNCTION_ARGS)
 	values[1] = CStringGetTextDatum(consumer);
 	KinesisSpiExec("DELETE FROM kinesis.consumers WHERE stream_id = $1 AND consumer_name = $2",
 				   2, types, values, KinesisExtensionOwner(), SPI_OK_DELETE);
+	KinesisInvalidateStream(row.relid);
 	KinesisSpiEnd(nestlevel);
 	PG_RETURN_VOID();
 }

@@ -52,6 +52,7 @@
 
 PG_FUNCTION_INFO_V1(kinesis_get_shard_iterator);
 PG_FUNCTION_INFO_V1(kinesis_get_records);
+PG_FUNCTION_INFO_V1(kinesis_subscribe_to_shard);
 PG_FUNCTION_INFO_V1(kinesis_read_records);
 
 /* Columns of kinesis.record */
@@ -231,40 +232,43 @@ shard_counter(Datum seqnum, KinesisStream *stream, KinesisShard *shard,
 }
 
 /*
- * Check the argument mix of get_shard_iterator; KN003 when it is wrong.
+ * The position type at argno, with the starting sequence number and the
+ * timestamp in the next two arguments; KN003 when the mix is wrong.
  */
 static IteratorType
-iterator_type_arg(FunctionCallInfo fcinfo)
+iterator_type_arg(FunctionCallInfo fcinfo, int argno, const char *argname)
 {
 	char	   *name;
 	int			i;
 	bool		wants_seq,
 				wants_ts;
+	int			seq_arg = argno + 1;
+	int			ts_arg = argno + 2;
 
-	KinesisRequireArg(fcinfo, 2, "shard_iterator_type");
-	name = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	KinesisRequireArg(fcinfo, argno, argname);
+	name = text_to_cstring(PG_GETARG_TEXT_PP(argno));
 	i = KinesisEnumValue(name, iterator_type_names,
 						 lengthof(iterator_type_names), "shard iterator type");
 
 	wants_seq = (i == ITER_AT_SEQUENCE_NUMBER || i == ITER_AFTER_SEQUENCE_NUMBER);
 	wants_ts = (i == ITER_AT_TIMESTAMP);
-	if (wants_seq == PG_ARGISNULL(3))
+	if (wants_seq == PG_ARGISNULL(seq_arg))
 		ereport(ERROR,
 				(errcode(ERRCODE_KINESIS_INVALID_ARGUMENT),
 				 wants_seq ?
 				 errmsg("iterator type %s requires a starting sequence number", name) :
 				 errmsg("iterator type %s does not take a starting sequence number", name)));
-	if (wants_ts == PG_ARGISNULL(4))
+	if (wants_ts == PG_ARGISNULL(ts_arg))
 		ereport(ERROR,
 				(errcode(ERRCODE_KINESIS_INVALID_ARGUMENT),
 				 wants_ts ?
 				 errmsg("iterator type %s requires a timestamp", name) :
 				 errmsg("iterator type %s does not take a timestamp", name)));
-	if (wants_ts && PG_GETARG_TIMESTAMPTZ(4) > KinesisNow())
+	if (wants_ts && PG_GETARG_TIMESTAMPTZ(ts_arg) > KinesisNow())
 		ereport(ERROR,
 				(errcode(ERRCODE_KINESIS_INVALID_ARGUMENT),
 				 errmsg("timestamp %s is in the future",
-						timestamptz_to_str(PG_GETARG_TIMESTAMPTZ(4)))));
+						timestamptz_to_str(PG_GETARG_TIMESTAMPTZ(ts_arg)))));
 	return (IteratorType) i;
 }
 
@@ -296,6 +300,37 @@ at_timestamp_position(const ReadTarget *target, TimestampTz ts)
 }
 
 /*
+ * The counter after which a read of an opened shard starts, for a
+ * position type whose starting sequence number and timestamp are the
+ * arguments seq_arg and seq_arg + 1.
+ */
+static int64
+start_position(FunctionCallInfo fcinfo, IteratorType type, int seq_arg,
+			   KinesisStream *stream, KinesisShard *shard)
+{
+	ReadTarget	target;
+
+	switch (type)
+	{
+		case ITER_AT_SEQUENCE_NUMBER:
+			return shard_counter(PG_GETARG_DATUM(seq_arg), stream, shard,
+								 "starting sequence number") - 1;
+		case ITER_AFTER_SEQUENCE_NUMBER:
+			return shard_counter(PG_GETARG_DATUM(seq_arg), stream, shard,
+								 "starting sequence number");
+		case ITER_TRIM_HORIZON:
+			break;
+		case ITER_LATEST:
+			read_target(stream, shard, &target);
+			return target.bound - 1;
+		case ITER_AT_TIMESTAMP:
+			read_target(stream, shard, &target);
+			return at_timestamp_position(&target, PG_GETARG_TIMESTAMPTZ(seq_arg + 1));
+	}
+	return -1;
+}
+
+/*
  * kinesis.get_shard_iterator(stream_name, shard_id, shard_iterator_type,
  *							  starting_sequence_number, "timestamp")
  */
@@ -307,39 +342,16 @@ kinesis_get_shard_iterator(PG_FUNCTION_ARGS)
 	IteratorType type;
 	KinesisStream *stream;
 	KinesisShard *shard;
-	ReadTarget	target;
-	int64		after = -1;
+	int64		after;
 
 	kinesis_check_loaded();
 	name = KinesisStreamNameArg(fcinfo, 0);
 	KinesisRequireArg(fcinfo, 1, "shard_id");
 	shard_id = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	type = iterator_type_arg(fcinfo);
+	type = iterator_type_arg(fcinfo, 2, "shard_iterator_type");
 
 	open_shard(name, -1, shard_id, 0, 0, &stream, &shard);
-
-	switch (type)
-	{
-		case ITER_AT_SEQUENCE_NUMBER:
-			after = shard_counter(PG_GETARG_DATUM(3), stream, shard,
-								  "starting sequence number") - 1;
-			break;
-		case ITER_AFTER_SEQUENCE_NUMBER:
-			after = shard_counter(PG_GETARG_DATUM(3), stream, shard,
-								  "starting sequence number");
-			break;
-		case ITER_TRIM_HORIZON:
-			after = -1;
-			break;
-		case ITER_LATEST:
-			read_target(stream, shard, &target);
-			after = target.bound - 1;
-			break;
-		case ITER_AT_TIMESTAMP:
-			read_target(stream, shard, &target);
-			after = at_timestamp_position(&target, PG_GETARG_TIMESTAMPTZ(4));
-			break;
-	}
+	after = start_position(fcinfo, type, 3, stream, shard);
 	PG_RETURN_TEXT_P(KinesisIteratorEncode(stream, shard, after));
 }
 
@@ -755,13 +767,105 @@ wait_arg(FunctionCallInfo fcinfo, int argno)
 	return wait_ms;
 }
 
+/* How a read finds its shard, again after a wait */
+typedef struct ShardRef
+{
+	const char *stream_name;
+	int32		index;			/* shard index, or -1 to use shard_id */
+	const char *shard_id;
+	int64		stream_id;		/* 0, or the stream the read must find */
+	TimestampTz created;
+} ShardRef;
+
+static void
+open_ref(ShardRef *ref, KinesisStream **stream, KinesisShard **shard)
+{
+	open_shard(ref->stream_name, ref->index, ref->shard_id, ref->stream_id,
+			   ref->created, stream, shard);
+}
+
+/*
+ * Read a page of an opened shard after page->after.  With wait_ms > 0, a
+ * read that finds no record waits until wait_ms after start for a
+ * writer's commit on the shard (stable.c wakes it), without holding the
+ * shard's lock meanwhile, and reads again; *stream and *shard are then
+ * looked up anew.
+ */
+static void
+read_waiting(ShardRef *ref, KinesisStream **stream, KinesisShard **shard,
+			 int32 limit, int32 wait_ms, TimestampTz start, TupleDesc record_desc,
+			 RecordArray *records, ReadPage *page, ReadTarget *target)
+{
+	TimestampTz deadline = TimestampTzPlusMilliseconds(start, wait_ms);
+
+	for (;;)
+	{
+		KinesisWaitSlot *slot = NULL;
+		long		remaining = 0;
+
+		/* announce the wait before reading: a later commit wakes us */
+		if (wait_ms > 0)
+		{
+			remaining = (deadline - GetCurrentTimestamp() + 999) / 1000;
+			if (remaining > 0)
+				slot = KinesisStableWaitBegin(*stream, *shard);
+		}
+		read_target(*stream, *shard, target);
+		read_page(target, limit, record_desc, records, page);
+		if (slot == NULL || records->n > 0 || target->drained)
+		{
+			if (slot)
+				KinesisStableWaitEnd(slot);
+			return;
+		}
+
+		UnlockRelationOid((*shard)->relid, RowShareLock);
+		KinesisStableWaitSleep(slot, remaining);
+		KinesisStableWaitEnd(slot);
+		open_ref(ref, stream, shard);
+	}
+}
+
+/*
+ * The next shard iterator of a get_records read.
+ */
+static Datum
+iterator_position(KinesisStream *stream, KinesisShard *shard, ReadPage *page)
+{
+	return PointerGetDatum(KinesisIteratorEncode(stream, shard, page->after));
+}
+
+/*
+ * The result of a read: (records, position, millis_behind_latest,
+ * child_shards).  At the end of a closed shard the position is NULL and
+ * child_shards lists its children; otherwise position() gives it.
+ */
+static Datum
+read_result(MemoryContext owner, TupleDesc result_desc, Oid record_type,
+			RecordArray *records, ReadPage *page, ReadTarget *target,
+			KinesisStream *stream, KinesisShard *shard,
+			Datum (*position) (KinesisStream *stream, KinesisShard *shard, ReadPage *page))
+{
+	Datum		values[4];
+	bool		nulls[4] = {false, false, false, true};
+
+	values[0] = record_array_finish(records, record_type);
+	if (page->complete && target->drained)
+	{
+		nulls[1] = true;
+		nulls[3] = false;
+		values[3] = child_shards_json(stream, shard->shard_index);
+	}
+	else
+		values[1] = position(stream, shard, page);
+	values[2] = Int64GetDatum(page->complete ? 0 :
+							  Max(target->tip - page->last_arrival, 0) / 1000);
+	return result_datum(owner, result_desc, values, nulls);
+}
+
 /*
  * kinesis.get_records(shard_iterator, limit, wait_ms)
  *		RETURNS kinesis.get_records_result
- *
- * With wait_ms > 0, a call that finds no record waits up to that long for
- * a writer's commit on the shard (stable.c wakes it), without holding the
- * shard's lock meanwhile, and reads again.
  */
 Datum
 kinesis_get_records(PG_FUNCTION_ARGS)
@@ -777,17 +881,14 @@ kinesis_get_records(PG_FUNCTION_ARGS)
 	Oid			record_type;
 	RecordArray records;
 	MemoryContext owner = CurrentMemoryContext;
-	ReadPage		page;
+	ReadPage	page;
+	ShardRef	ref;
 	TimestampTz start = GetCurrentTimestamp();
-	TimestampTz deadline;
-	Datum		values[4];
-	bool		nulls[4] = {false, false, false, true};
 
 	kinesis_check_loaded();
 	KinesisRequireArg(fcinfo, 0, "shard_iterator");
 	limit = KinesisLimitArg(fcinfo, 1);
 	wait_ms = wait_arg(fcinfo, 2);
-	deadline = TimestampTzPlusMilliseconds(start, wait_ms);
 	KinesisIteratorDecode(PG_GETARG_TEXT_PP(0), &it);
 
 	if (get_call_result_type(fcinfo, NULL, &result_desc) != TYPEFUNC_COMPOSITE)
@@ -795,8 +896,12 @@ kinesis_get_records(PG_FUNCTION_ARGS)
 	record_type = get_element_type(TupleDescAttr(result_desc, 0)->atttypid);
 	record_desc = lookup_rowtype_tupdesc_copy(record_type, -1);
 
-	open_shard(it.stream_name, it.shard_index, NULL, it.stream_id,
-			   it.stream_created_at, &stream, &shard);
+	ref.stream_name = it.stream_name;
+	ref.index = it.shard_index;
+	ref.shard_id = NULL;
+	ref.stream_id = it.stream_id;
+	ref.created = it.stream_created_at;
+	open_ref(&ref, &stream, &shard);
 	KinesisMetricAdd(KinesisStableStreamState(stream), KM_GET_RECORDS_CALLS, 1);
 	if (KinesisThrottled(stream) && !KinesisThrottleReadCall(shard, KinesisNow()))
 	{
@@ -806,50 +911,98 @@ kinesis_get_records(PG_FUNCTION_ARGS)
 
 	page.after = it.after_counter;
 	record_array_begin(&records, owner);
-	for (;;)
-	{
-		KinesisWaitSlot *slot = NULL;
-		long		remaining = 0;
-
-		/* announce the wait before reading: a later commit wakes us */
-		if (wait_ms > 0)
-		{
-			remaining = (deadline - GetCurrentTimestamp() + 999) / 1000;
-			if (remaining > 0)
-				slot = KinesisStableWaitBegin(stream, shard);
-		}
-		read_target(stream, shard, &target);
-		read_page(&target, limit, record_desc, &records, &page);
-		if (slot == NULL || records.n > 0 || target.drained)
-		{
-			if (slot)
-				KinesisStableWaitEnd(slot);
-			break;
-		}
-
-		UnlockRelationOid(shard->relid, RowShareLock);
-		KinesisStableWaitSleep(slot, remaining);
-		KinesisStableWaitEnd(slot);
-		open_shard(it.stream_name, it.shard_index, NULL, it.stream_id,
-				   it.stream_created_at, &stream, &shard);
-	}
+	read_waiting(&ref, &stream, &shard, limit, wait_ms, start, record_desc,
+				 &records, &page, &target);
 	if (KinesisThrottled(stream))
 		KinesisThrottleReadBytes(shard, page.bytes);
 
-	values[0] = record_array_finish(&records, record_type);
-	if (page.complete && target.drained)
-	{
-		nulls[1] = true;
-		nulls[3] = false;
-		values[3] = child_shards_json(stream, shard->shard_index);
-	}
-	else
-		values[1] = PointerGetDatum(KinesisIteratorEncode(stream, shard, page.after));
-	values[2] = Int64GetDatum(page.complete ? 0 :
-							  Max(target.tip - page.last_arrival, 0) / 1000);
 	count_get_records(stream, shard, records.n, page.bytes, page.last_arrival, start);
+	PG_RETURN_DATUM(read_result(owner, result_desc, record_type, &records, &page,
+								&target, stream, shard, iterator_position));
+}
 
-	PG_RETURN_DATUM(result_datum(owner, result_desc, values, nulls));
+/*
+ * The continuation sequence number of a subscription read: the number of
+ * the position reached (of the last record read, or of where the read
+ * ended past gaps).
+ */
+static Datum
+continuation_position(KinesisStream *stream, KinesisShard *shard, ReadPage *page)
+{
+	TimestampTz arrival = page->last_arrival != 0 ? page->last_arrival :
+	Max(page->after - UNIX_TO_PG_USECS, 0);
+
+	return KinesisRecordSeqNo(shard, page->after, arrival, NULL);
+}
+
+/*
+ * kinesis.subscribe_to_shard(stream_name, consumer_name, shard_id,
+ *							  starting_position_type, starting_sequence_number,
+ *							  "timestamp", wait_ms, "limit")
+ *		RETURNS kinesis.subscribe_to_shard_event
+ *
+ * The SQL form of SubscribeToShard: a registered consumer's read that
+ * returns the records available at once, or waits up to wait_ms for the
+ * first new one; continue with AFTER_SEQUENCE_NUMBER and the continuation
+ * sequence number.  Not counted against the shard's get_records limits.
+ */
+Datum
+kinesis_subscribe_to_shard(PG_FUNCTION_ARGS)
+{
+	char	   *consumer;
+	IteratorType type;
+	int32		wait_ms;
+	int32		limit;
+	KinesisStream *stream;
+	KinesisShard *shard;
+	ReadTarget	target;
+	TupleDesc	result_desc;
+	TupleDesc	record_desc;
+	Oid			record_type;
+	RecordArray records;
+	MemoryContext owner = CurrentMemoryContext;
+	ReadPage	page;
+	ShardRef	ref;
+	TimestampTz start = GetCurrentTimestamp();
+
+	kinesis_check_loaded();
+	ref.stream_name = KinesisStreamNameArg(fcinfo, 0);
+	KinesisRequireArg(fcinfo, 1, "consumer_name");
+	consumer = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	KinesisValidateName(consumer, "consumer name");
+	KinesisRequireArg(fcinfo, 2, "shard_id");
+	ref.shard_id = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	ref.index = -1;
+	ref.stream_id = 0;
+	ref.created = 0;
+	type = iterator_type_arg(fcinfo, 3, "starting_position_type");
+	wait_ms = wait_arg(fcinfo, 6);
+	limit = KinesisLimitArg(fcinfo, 7);
+
+	if (get_call_result_type(fcinfo, NULL, &result_desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "subscribe_to_shard must return a composite type");
+	record_type = get_element_type(TupleDescAttr(result_desc, 0)->atttypid);
+	record_desc = lookup_rowtype_tupdesc_copy(record_type, -1);
+
+	open_ref(&ref, &stream, &shard);
+	if (!KinesisStreamHasConsumer(stream, consumer))
+		ereport(ERROR,
+				(errcode(ERRCODE_KINESIS_RESOURCE_NOT_FOUND),
+				 errmsg("consumer \"%s\" does not exist in stream \"%s\"", consumer,
+						ref.stream_name),
+				 errhint("Register it with kinesis.register_stream_consumer.")));
+	/* the position is resolved once; a wait then follows the shard */
+	ref.stream_id = stream->stream_id;
+	ref.created = stream->created_at;
+	page.after = start_position(fcinfo, type, 4, stream, shard);
+
+	record_array_begin(&records, owner);
+	read_waiting(&ref, &stream, &shard, limit, wait_ms, start, record_desc,
+				 &records, &page, &target);
+	KinesisMetricAdd(shard->state, KM_OUTGOING_BYTES, page.bytes);
+	KinesisMetricAdd(shard->state, KM_OUTGOING_RECORDS, records.n);
+	PG_RETURN_DATUM(read_result(owner, result_desc, record_type, &records, &page,
+								&target, stream, shard, continuation_position));
 }
 
 /*

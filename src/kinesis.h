@@ -220,6 +220,7 @@ typedef struct KinesisStream
 	KinesisShard **open_shards; /* open shards, ascending start_key */
 	KinesisShardState *state;	/* the stream's own shared state (call
 								 * metrics), attached on first use */
+	List	   *consumers;		/* names of its registered consumers */
 } KinesisStream;
 
 /* Room for a numeric of up to 64 decimal digits (seqno.c) */
@@ -371,6 +372,8 @@ extern KinesisShard *KinesisShardLookup(KinesisStream *stream,
 										const char *shard_id);
 extern bool KinesisLockShard(KinesisStream *stream, KinesisShard *shard,
 							 LOCKMODE mode);
+extern Oid	KinesisCatalogTable(const char *name);
+extern bool KinesisStreamHasConsumer(KinesisStream *stream, const char *consumer);
 extern void KinesisCheckStreamPrivilege(KinesisStream *stream, AclMode mode);
 extern void KinesisInvalidateStream(Oid relid);
 extern char *KinesisShardIdString(int32 shard_index);

@@ -170,23 +170,27 @@ KinesisMetricsFlush(void)
 	Taken		taken;
 	Oid			types[3] = {INT8OID, INT4OID, INT8ARRAYOID};
 	Oid			owner = KinesisExtensionOwner();
+	Oid			table = KinesisCatalogTable("metric_minutes");
+	bool		keep = kinesis_metrics_history > 0 && OidIsValid(table);
 	int			i;
 
 	/*
 	 * One flush at a time: a caller that finds its counters taken by a
 	 * concurrent flush sees them once it may go on.
 	 */
-	LockDatabaseObject(RelationRelationId,
-					   get_relname_relid("metric_minutes", get_namespace_oid("kinesis", false)),
-					   0, ExclusiveLock);
+	if (OidIsValid(table))
+		LockDatabaseObject(RelationRelationId, table, 0, ExclusiveLock);
 
 	taken.size = 64;
 	taken.n = 0;
 	taken.rows = palloc(sizeof(TakenCounters) * taken.size);
 	KinesisStableWalk(take_counters, &taken);
 
-	/* with no history kept, the counters still feed autoscaling */
-	for (i = 0; i < taken.n && kinesis_metrics_history > 0; i++)
+	/*
+	 * With no history kept, or before ALTER EXTENSION UPDATE created the
+	 * table, the counters still feed autoscaling.
+	 */
+	for (i = 0; i < taken.n && keep; i++)
 	{
 		Datum		values[3];
 
@@ -204,6 +208,7 @@ KinesisMetricsFlush(void)
 					   3, types, values, owner, SPI_OK_INSERT);
 	}
 
-	trim_history(owner);
-	return taken.n;
+	if (OidIsValid(table))
+		trim_history(owner);
+	return keep ? taken.n : 0;
 }
