@@ -30,6 +30,7 @@ OBJS = \
 	src/reshard.o \
 	src/autoscale.o \
 	src/consumer.o \
+	src/application.o \
 	src/shmem.o \
 	src/launcher.o \
 	src/worker.o

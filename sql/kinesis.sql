@@ -122,6 +122,32 @@ CREATE TABLE kinesis.consumers (
 );
 COMMENT ON TABLE kinesis.consumers IS 'registered consumers of streams';
 
+-- Consumer applications (application.c): one lease per shard, as in the
+-- KCL lease table.  lease_counter changes with every change of owner and
+-- is the token that fences checkpoints; renewed_at is the owner's last
+-- call (server time).
+CREATE TABLE kinesis.applications (
+    application_name    text PRIMARY KEY,
+    stream_id           bigint NOT NULL REFERENCES kinesis.streams ON DELETE CASCADE,
+    initial_position    text NOT NULL,
+    failover_time_ms    integer NOT NULL,
+    created_at          timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE kinesis.applications IS 'consumer applications: a stream, an initial position, a failover time';
+
+CREATE TABLE kinesis.leases (
+    application_name    text NOT NULL REFERENCES kinesis.applications ON DELETE CASCADE,
+    shard_index         integer NOT NULL,
+    lease_owner         text,
+    lease_counter       bigint NOT NULL DEFAULT 0,
+    checkpoint          numeric,
+    shard_end           boolean NOT NULL DEFAULT false,
+    owner_switches_since_checkpoint integer NOT NULL DEFAULT 0,
+    renewed_at          timestamptz,
+    PRIMARY KEY (application_name, shard_index)
+);
+COMMENT ON TABLE kinesis.leases IS 'the lease and checkpoint of each shard for each application';
+
 CREATE TABLE kinesis.tags (
     stream_id   bigint NOT NULL REFERENCES kinesis.streams ON DELETE CASCADE,
     key         text NOT NULL,
@@ -131,7 +157,8 @@ CREATE TABLE kinesis.tags (
 COMMENT ON TABLE kinesis.tags IS 'tags of streams';
 
 GRANT SELECT ON kinesis.streams, kinesis.shards, kinesis.segments, kinesis.tags,
-    kinesis.scaling_events, kinesis.metric_minutes, kinesis.consumers TO PUBLIC;
+    kinesis.scaling_events, kinesis.metric_minutes, kinesis.consumers,
+    kinesis.applications, kinesis.leases TO PUBLIC;
 
 SELECT pg_catalog.pg_extension_config_dump('kinesis.streams', '');
 SELECT pg_catalog.pg_extension_config_dump('kinesis.streams_stream_id_seq', '');
@@ -142,6 +169,8 @@ SELECT pg_catalog.pg_extension_config_dump('kinesis.scaling_events', '');
 SELECT pg_catalog.pg_extension_config_dump('kinesis.scaling_events_event_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('kinesis.metric_minutes', '');
 SELECT pg_catalog.pg_extension_config_dump('kinesis.consumers', '');
+SELECT pg_catalog.pg_extension_config_dump('kinesis.applications', '');
+SELECT pg_catalog.pg_extension_config_dump('kinesis.leases', '');
 
 -- The key that signs shard iterators; readable by its owner only.
 CREATE FUNCTION kinesis._random_secret() RETURNS bytea
@@ -326,6 +355,59 @@ CREATE TYPE kinesis.stream_consumer AS (
     consumer_status             text,
     consumer_creation_timestamp timestamptz
 );
+
+CREATE FUNCTION kinesis.create_application(application_name text, stream_name text,
+                                           initial_position text DEFAULT 'TRIM_HORIZON',
+                                           failover_time_ms integer DEFAULT 10000)
+RETURNS void
+AS 'MODULE_PATHNAME', 'kinesis_create_application' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION kinesis.create_application(text, text, text, integer) IS 'creates a consumer application of a stream with a lease per shard';
+
+CREATE FUNCTION kinesis.drop_application(application_name text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'kinesis_drop_application' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION kinesis.drop_application(text) IS 'drops a consumer application, its leases and checkpoints';
+
+CREATE FUNCTION kinesis.acquire_leases(application_name text, worker_id text,
+                                       max_leases integer DEFAULT NULL)
+RETURNS TABLE(shard_id text, lease_token bigint, checkpoint numeric)
+AS 'MODULE_PATHNAME', 'kinesis_acquire_leases' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION kinesis.acquire_leases(text, text, integer) IS 'renews a worker''s leases, takes expired or free ones and balances them; returns the leases held';
+
+CREATE FUNCTION kinesis.checkpoint(application_name text, shard_id text,
+                                   sequence_number numeric, lease_token bigint)
+RETURNS void
+AS 'MODULE_PATHNAME', 'kinesis_checkpoint' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION kinesis.checkpoint(text, text, numeric, bigint) IS 'records progress on a shard in the caller''s transaction, fenced by the lease token';
+
+CREATE FUNCTION kinesis.release_leases(application_name text, worker_id text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'kinesis_release_leases' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION kinesis.release_leases(text, text) IS 'gives a worker''s leases back';
+
+CREATE FUNCTION kinesis.application_status(application_name text)
+RETURNS TABLE(shard_id text, lease_owner text, lease_token bigint, checkpoint numeric,
+              shard_end boolean, owner_switches_since_checkpoint integer,
+              last_heartbeat timestamptz, lease_expired boolean)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM kinesis.applications a WHERE a.application_name = $1) THEN
+        RAISE EXCEPTION USING ERRCODE = 'KN001',
+            MESSAGE = format('application "%s" does not exist', $1);
+    END IF;
+    RETURN QUERY
+    SELECT 'shardId-' || lpad(l.shard_index::text, 12, '0'), l.lease_owner, l.lease_counter,
+           l.checkpoint, l.shard_end, l.owner_switches_since_checkpoint, l.renewed_at,
+           l.lease_owner IS NOT NULL
+             AND l.renewed_at <= now() - make_interval(secs => a.failover_time_ms / 1000.0)
+      FROM kinesis.leases l JOIN kinesis.applications a USING (application_name)
+     WHERE l.application_name = $1
+     ORDER BY l.shard_index;
+END
+$$;
+COMMENT ON FUNCTION kinesis.application_status(text) IS 'per shard of an application: owner, token, checkpoint, last heartbeat';
 
 CREATE TYPE kinesis.subscribe_to_shard_event AS (
     records                         kinesis.record[],

@@ -150,6 +150,60 @@ KinesisConsumerCount(int64 stream_id)
 }
 
 /*
+ * Register a consumer of a stream, ACTIVE at once; KN002 when the name is
+ * taken, KN004 when the stream has its maximum.  Returns the creation
+ * time.  The caller holds the control-plane lock and checked privileges.
+ */
+TimestampTz
+KinesisConsumerRegister(KinesisStreamRow *row, const char *consumer)
+{
+	Oid			types[2] = {INT8OID, TEXTOID};
+	Datum		values[2];
+	bool		isnull;
+	TimestampTz created;
+
+	values[0] = Int64GetDatum(row->stream_id);
+	values[1] = CStringGetTextDatum(consumer);
+	KinesisSpiExec("SELECT FROM kinesis.consumers WHERE stream_id = $1 AND consumer_name = $2",
+				   2, types, values, InvalidOid, SPI_OK_SELECT);
+	if (SPI_processed > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_KINESIS_RESOURCE_IN_USE),
+				 errmsg("consumer \"%s\" already exists in stream \"%s\"", consumer, row->name)));
+	if (KinesisConsumerCount(row->stream_id) >= KINESIS_MAX_CONSUMERS)
+		ereport(ERROR,
+				(errcode(ERRCODE_KINESIS_LIMIT_EXCEEDED),
+				 errmsg("stream \"%s\" has the maximum of %d consumers", row->name,
+						KINESIS_MAX_CONSUMERS),
+				 errhint("Deregister a consumer with kinesis.deregister_stream_consumer first.")));
+
+	KinesisSpiExec("INSERT INTO kinesis.consumers (stream_id, consumer_name)"
+				   " VALUES ($1, $2) RETURNING created_at",
+				   2, types, values, KinesisExtensionOwner(), SPI_OK_INSERT_RETURNING);
+	created = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0],
+												SPI_tuptable->tupdesc, 1, &isnull));
+	KinesisInvalidateStream(row->relid);
+	return created;
+}
+
+/*
+ * Remove a consumer of a stream.  The caller holds the control-plane lock
+ * and checked privileges.
+ */
+void
+KinesisConsumerRemove(KinesisStreamRow *row, const char *consumer)
+{
+	Oid			types[2] = {INT8OID, TEXTOID};
+	Datum		values[2];
+
+	values[0] = Int64GetDatum(row->stream_id);
+	values[1] = CStringGetTextDatum(consumer);
+	KinesisSpiExec("DELETE FROM kinesis.consumers WHERE stream_id = $1 AND consumer_name = $2",
+				   2, types, values, KinesisExtensionOwner(), SPI_OK_DELETE);
+	KinesisInvalidateStream(row->relid);
+}
+
+/*
  * kinesis.register_stream_consumer(stream_name, consumer_name)
  *		RETURNS kinesis.stream_consumer
  */
@@ -160,10 +214,6 @@ kinesis_register_stream_consumer(PG_FUNCTION_ARGS)
 	char	   *consumer;
 	KinesisStreamRow row;
 	int			nestlevel;
-	int64		count;
-	Oid			types[2] = {INT8OID, TEXTOID};
-	Datum		values[2];
-	bool		isnull;
 	TimestampTz created;
 
 	kinesis_check_loaded();
@@ -175,28 +225,7 @@ kinesis_register_stream_consumer(PG_FUNCTION_ARGS)
 	KinesisRequireActive(&row);
 	require_reader(name);
 
-	values[0] = Int64GetDatum(row.stream_id);
-	values[1] = CStringGetTextDatum(consumer);
-	KinesisSpiExec("SELECT FROM kinesis.consumers WHERE stream_id = $1 AND consumer_name = $2",
-				   2, types, values, InvalidOid, SPI_OK_SELECT);
-	if (SPI_processed > 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_KINESIS_RESOURCE_IN_USE),
-				 errmsg("consumer \"%s\" already exists in stream \"%s\"", consumer, name)));
-	count = KinesisConsumerCount(row.stream_id);
-	if (count >= KINESIS_MAX_CONSUMERS)
-		ereport(ERROR,
-				(errcode(ERRCODE_KINESIS_LIMIT_EXCEEDED),
-				 errmsg("stream \"%s\" has the maximum of %d consumers", name,
-						KINESIS_MAX_CONSUMERS),
-				 errhint("Deregister a consumer with kinesis.deregister_stream_consumer first.")));
-
-	KinesisSpiExec("INSERT INTO kinesis.consumers (stream_id, consumer_name)"
-				   " VALUES ($1, $2) RETURNING created_at",
-				   2, types, values, KinesisExtensionOwner(), SPI_OK_INSERT_RETURNING);
-	KinesisInvalidateStream(row.relid);
-	created = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0],
-												SPI_tuptable->tupdesc, 1, &isnull));
+	created = KinesisConsumerRegister(&row, consumer);
 	KinesisSpiEnd(nestlevel);
 
 	PG_RETURN_DATUM(consumer_datum(fcinfo, name, consumer, "ACTIVE", created));
@@ -281,8 +310,6 @@ kinesis_deregister_stream_consumer(PG_FUNCTION_ARGS)
 	int			nestlevel;
 	char	   *status;
 	TimestampTz created;
-	Oid			types[2] = {INT8OID, TEXTOID};
-	Datum		values[2];
 
 	kinesis_check_loaded();
 	name = KinesisStreamNameArg(fcinfo, 0);
@@ -293,11 +320,7 @@ kinesis_deregister_stream_consumer(PG_FUNCTION_ARGS)
 	consumer_get(&row, consumer, &status, &created);
 	require_reader(name);
 
-	values[0] = Int64GetDatum(row.stream_id);
-	values[1] = CStringGetTextDatum(consumer);
-	KinesisSpiExec("DELETE FROM kinesis.consumers WHERE stream_id = $1 AND consumer_name = $2",
-				   2, types, values, KinesisExtensionOwner(), SPI_OK_DELETE);
-	KinesisInvalidateStream(row.relid);
+	KinesisConsumerRemove(&row, consumer);
 	KinesisSpiEnd(nestlevel);
 	PG_RETURN_VOID();
 }

@@ -189,8 +189,8 @@ read_target(KinesisStream *stream, KinesisShard *shard, ReadTarget *target)
  * Decode a sequence number given for shard; KN003 unless it is a valid
  * number of that very shard.
  */
-static int64
-shard_counter(Datum seqnum, KinesisStream *stream, KinesisShard *shard,
+int64
+KinesisShardCounter(Datum seqnum, KinesisStream *stream, KinesisShard *shard,
 			  const char *argname)
 {
 	KinesisSeqNo seq;
@@ -313,10 +313,10 @@ start_position(FunctionCallInfo fcinfo, IteratorType type, int seq_arg,
 	switch (type)
 	{
 		case ITER_AT_SEQUENCE_NUMBER:
-			return shard_counter(PG_GETARG_DATUM(seq_arg), stream, shard,
+			return KinesisShardCounter(PG_GETARG_DATUM(seq_arg), stream, shard,
 								 "starting sequence number") - 1;
 		case ITER_AFTER_SEQUENCE_NUMBER:
-			return shard_counter(PG_GETARG_DATUM(seq_arg), stream, shard,
+			return KinesisShardCounter(PG_GETARG_DATUM(seq_arg), stream, shard,
 								 "starting sequence number");
 		case ITER_TRIM_HORIZON:
 			break;
@@ -1071,7 +1071,7 @@ kinesis_read_records(PG_FUNCTION_ARGS)
 
 	open_shard(name, -1, shard_id, 0, 0, &stream, &shard);
 	if (!PG_ARGISNULL(2))
-		after = shard_counter(PG_GETARG_DATUM(2), stream, shard,
+		after = KinesisShardCounter(PG_GETARG_DATUM(2), stream, shard,
 							  "after sequence number");
 	read_target(stream, shard, &target);
 	store = result_store(fcinfo, &desc);
@@ -1089,4 +1089,26 @@ kinesis_read_records(PG_FUNCTION_ARGS)
 	}
 	shard_scan_end(&scan);
 	return (Datum) 0;
+}
+
+/*
+ * The sequence number of a shard's newest final position (its read bound
+ * less one), for starting a reader at LATEST.  Locks and attaches the
+ * shard.
+ */
+Datum
+KinesisShardLatestSeqNo(KinesisStream *stream, KinesisShard *shard)
+{
+	ReadTarget	target;
+	int64		counter;
+
+	if (!KinesisLockShard(stream, shard, RowShareLock))
+		ereport(ERROR,
+				(errcode(ERRCODE_KINESIS_RESOURCE_IN_USE),
+				 errmsg("stream \"%s\" changed meanwhile", stream->name),
+				 errhint("Try again.")));
+	KinesisStableAttach(stream, shard);
+	read_target(stream, shard, &target);
+	counter = Max(target.bound - 1, 0);
+	return KinesisRecordSeqNo(shard, counter, Max(counter - UNIX_TO_PG_USECS, 0), NULL);
 }

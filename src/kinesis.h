@@ -418,6 +418,13 @@ extern void KinesisCheckShardLimit(int shard_count);
 
 /* in consumer.c */
 extern int64 KinesisConsumerCount(int64 stream_id);
+extern TimestampTz KinesisConsumerRegister(KinesisStreamRow *row, const char *consumer);
+extern void KinesisConsumerRemove(KinesisStreamRow *row, const char *consumer);
+
+/* in get.c */
+extern int64 KinesisShardCounter(Datum seqnum, KinesisStream *stream, KinesisShard *shard,
+								 const char *argname);
+extern Datum KinesisShardLatestSeqNo(KinesisStream *stream, KinesisShard *shard);
 
 /* in metrics.c */
 extern void KinesisMetricsInit(KinesisShardState *state);

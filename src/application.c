@@ -1,0 +1,543 @@
+/*-------------------------------------------------------------------------
+ *
+ * application.c
+ *	  Consumer applications, the KCL inside PostgreSQL: create_application,
+ *	  drop_application, acquire_leases, checkpoint, release_leases.
+ *
+ * An application is a named consumer of one stream (it is registered as a
+ * stream consumer under its own name) with a lease per shard in
+ * kinesis.leases, as in the KCL lease table (spec/kcl-kpl-agent.md A.2):
+ * owner, lease counter, checkpoint, SHARD_END, owner switches since the
+ * last checkpoint.  Workers call acquire_leases regularly: it renews the
+ * caller's leases (server time), takes leases whose owner has been silent
+ * longer than the application's failover time, balances the leases evenly
+ * over the live workers and, when nothing is free, steals one from the
+ * most loaded worker.  A child shard's lease is handed out only once all
+ * its parents were checkpointed at SHARD_END (their ending sequence
+ * number).
+ *
+ * Fencing: the lease counter changes with every change of owner, and the
+ * token a worker got with a lease is that counter.  checkpoint() locks the
+ * lease row and refuses (KN003) a token that is no longer the lease's, so
+ * a worker that lost its lease can move nobody's checkpoint; nor can a
+ * checkpoint move backwards.  checkpoint() writes in the caller's
+ * transaction: results and checkpoint commit together.
+ *
+ * Processes: client backends.  Locking: acquire_leases and
+ * release_leases lock the application's row (FOR UPDATE), so they take
+ * turns per application; checkpoint locks the lease's row.  The catalog
+ * is written as the extension owner; callers need SELECT on the stream.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/numeric.h"
+
+#include "kinesis.h"
+
+PG_FUNCTION_INFO_V1(kinesis_create_application);
+PG_FUNCTION_INFO_V1(kinesis_drop_application);
+PG_FUNCTION_INFO_V1(kinesis_acquire_leases);
+PG_FUNCTION_INFO_V1(kinesis_checkpoint);
+PG_FUNCTION_INFO_V1(kinesis_release_leases);
+
+#define MIN_FAILOVER_MS		100
+#define MAX_FAILOVER_MS		86400000
+#define MAX_WORKER_ID_LEN	256
+
+/* An application's catalog row */
+typedef struct AppRow
+{
+	const char *name;
+	int64		stream_id;
+	char	   *stream_name;
+	int32		failover_ms;
+} AppRow;
+
+/*
+ * The application_name argument, checked: the rules of consumer names.
+ */
+static char *
+app_name_arg(FunctionCallInfo fcinfo, int argno)
+{
+	char	   *name;
+
+	KinesisRequireArg(fcinfo, argno, "application_name");
+	name = text_to_cstring(PG_GETARG_TEXT_PP(argno));
+	KinesisValidateName(name, "application name");
+	return name;
+}
+
+/*
+ * The worker_id argument: 1 to 256 characters.
+ */
+static char *
+worker_arg(FunctionCallInfo fcinfo, int argno)
+{
+	char	   *worker;
+
+	KinesisRequireArg(fcinfo, argno, "worker_id");
+	worker = text_to_cstring(PG_GETARG_TEXT_PP(argno));
+	if (worker[0] == '\0' || strlen(worker) > MAX_WORKER_ID_LEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_KINESIS_VALIDATION),
+				 errmsg("worker id must have 1 to %d characters", MAX_WORKER_ID_LEN)));
+	return worker;
+}
+
+/*
+ * Read an application's row, locking it when lock; KN001 when there is
+ * none.  SPI is connected.
+ */
+static AppRow
+app_get(const char *name, bool lock)
+{
+	Oid			type = TEXTOID;
+	Datum		value = CStringGetTextDatum(name);
+	AppRow		app;
+
+	KinesisSpiExec(lock ?
+				   "SELECT a.stream_id, s.stream_name, a.failover_time_ms"
+				   " FROM kinesis.applications a JOIN kinesis.streams s USING (stream_id)"
+				   " WHERE a.application_name = $1 FOR UPDATE OF a" :
+				   "SELECT a.stream_id, s.stream_name, a.failover_time_ms"
+				   " FROM kinesis.applications a JOIN kinesis.streams s USING (stream_id)"
+				   " WHERE a.application_name = $1",
+				   1, &type, &value, lock ? KinesisExtensionOwner() : InvalidOid,
+				   SPI_OK_SELECT);
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_KINESIS_RESOURCE_NOT_FOUND),
+				 errmsg("application \"%s\" does not exist", name)));
+	app.name = name;
+	app.stream_id = KinesisSpiInt(0, 1, 0);
+	app.stream_name = KinesisSpiText(0, 2);
+	app.failover_ms = (int32) KinesisSpiInt(0, 3, 10000);
+	return app;
+}
+
+/*
+ * The cached stream of an application, after checking that the caller may
+ * read it.
+ */
+static KinesisStream *
+app_stream(AppRow *app)
+{
+	KinesisStream *stream = KinesisStreamLookup(app->stream_name, false);
+
+	KinesisCheckStreamPrivilege(stream, ACL_SELECT);
+	return stream;
+}
+
+/*
+ * Create the lease of each shard of the stream: at the trim horizon
+ * (checkpoint NULL), or for LATEST at the newest position of each open
+ * shard, closed shards counting as done.
+ */
+static void
+create_leases(const char *app, KinesisStream *stream, bool latest)
+{
+	Oid			types[4] = {TEXTOID, INT4OID, NUMERICOID, BOOLOID};
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', 'n', ' '};
+	int			i;
+
+	values[0] = CStringGetTextDatum(app);
+	for (i = 0; i < stream->nshards; i++)
+	{
+		KinesisShard *shard = &stream->shards[i];
+		bool		closed = shard->close_secs >= 0;
+
+		values[1] = Int32GetDatum(shard->shard_index);
+		nulls[2] = 'n';
+		if (latest && !closed)
+		{
+			values[2] = KinesisShardLatestSeqNo(stream, shard);
+			nulls[2] = ' ';
+		}
+		values[3] = BoolGetDatum(latest && closed);
+		KinesisSpiExecNulls("INSERT INTO kinesis.leases (application_name, shard_index,"
+							" checkpoint, shard_end) VALUES ($1, $2, $3, $4)",
+							4, types, values, nulls, KinesisExtensionOwner(), SPI_OK_INSERT);
+	}
+}
+
+/*
+ * kinesis.create_application(application_name, stream_name,
+ *							  initial_position, failover_time_ms)
+ */
+Datum
+kinesis_create_application(PG_FUNCTION_ARGS)
+{
+	static const char *const positions[] = {"TRIM_HORIZON", "LATEST"};
+	char	   *name;
+	char	   *stream_name;
+	int			position;
+	int32		failover;
+	int			nestlevel;
+	KinesisStreamRow row;
+	KinesisStream *stream;
+	Oid			types[4] = {TEXTOID, INT8OID, TEXTOID, INT4OID};
+	Datum		values[4];
+
+	kinesis_check_loaded();
+	name = app_name_arg(fcinfo, 0);
+	stream_name = KinesisStreamNameArg(fcinfo, 1);
+	KinesisRequireArg(fcinfo, 2, "initial_position");
+	position = KinesisEnumValue(text_to_cstring(PG_GETARG_TEXT_PP(2)), positions,
+								lengthof(positions), "initial position");
+	KinesisRequireArg(fcinfo, 3, "failover_time_ms");
+	failover = PG_GETARG_INT32(3);
+	if (failover < MIN_FAILOVER_MS || failover > MAX_FAILOVER_MS)
+		ereport(ERROR,
+				(errcode(ERRCODE_KINESIS_VALIDATION),
+				 errmsg("failover_time_ms must be between %d and %d", MIN_FAILOVER_MS,
+						MAX_FAILOVER_MS)));
+
+	nestlevel = KinesisControlBegin("create_application");
+	row = KinesisStreamRowGet(stream_name);
+	KinesisRequireActive(&row);
+	stream = KinesisStreamLookup(stream_name, false);
+	KinesisCheckStreamPrivilege(stream, ACL_SELECT);
+
+	values[0] = CStringGetTextDatum(name);
+	KinesisSpiExec("SELECT FROM kinesis.applications WHERE application_name = $1",
+				   1, types, values, InvalidOid, SPI_OK_SELECT);
+	if (SPI_processed > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_KINESIS_RESOURCE_IN_USE),
+				 errmsg("application \"%s\" already exists", name)));
+
+	(void) KinesisConsumerRegister(&row, name);
+	values[1] = Int64GetDatum(row.stream_id);
+	values[2] = CStringGetTextDatum(positions[position]);
+	values[3] = Int32GetDatum(failover);
+	KinesisSpiExec("INSERT INTO kinesis.applications (application_name, stream_id,"
+				   " initial_position, failover_time_ms) VALUES ($1, $2, $3, $4)",
+				   4, types, values, KinesisExtensionOwner(), SPI_OK_INSERT);
+	/* registering invalidated the cached stream */
+	create_leases(name, KinesisStreamLookup(stream_name, false), position == 1);
+
+	KinesisSpiEnd(nestlevel);
+	PG_RETURN_VOID();
+}
+
+/*
+ * kinesis.drop_application(application_name): the application, its leases
+ * and checkpoints, and its registration as a stream consumer.
+ */
+Datum
+kinesis_drop_application(PG_FUNCTION_ARGS)
+{
+	char	   *name;
+	int			nestlevel;
+	AppRow		app;
+	KinesisStreamRow row;
+	Oid			type = TEXTOID;
+	Datum		value;
+
+	kinesis_check_loaded();
+	name = app_name_arg(fcinfo, 0);
+
+	nestlevel = KinesisControlBegin("drop_application");
+	app = app_get(name, true);
+	(void) app_stream(&app);
+	row = KinesisStreamRowGet(app.stream_name);
+	value = CStringGetTextDatum(name);
+	KinesisSpiExec("DELETE FROM kinesis.applications WHERE application_name = $1",
+				   1, &type, &value, KinesisExtensionOwner(), SPI_OK_DELETE);
+	KinesisConsumerRemove(&row, name);
+	KinesisSpiEnd(nestlevel);
+	PG_RETURN_VOID();
+}
+
+/*
+ * Leases that can be worked on: not finished, and every parent finished
+ * (or expired, leaving no lease).  $1 application, $3 stream id.
+ */
+#define WORKABLE_LEASES \
+	"SELECT l.* FROM kinesis.leases l" \
+	" JOIN kinesis.shards s ON s.stream_id = $3 AND s.shard_index = l.shard_index" \
+	" WHERE l.application_name = $1 AND NOT l.shard_end" \
+	" AND NOT EXISTS (SELECT FROM kinesis.leases p WHERE p.application_name = $1" \
+	" AND p.shard_index IN (s.parent_shard_index, s.adjacent_parent_shard_index)" \
+	" AND NOT p.shard_end)"
+
+/* A lease is expired when its owner has been silent longer than $4 ms */
+#define EXPIRED "l.renewed_at <= pg_catalog.now() - pg_catalog.make_interval(secs => $4 / 1000.0)"
+
+/*
+ * Bring the leases in line with the shards: a lease for each new shard (at
+ * the trim horizon), none for expired ones.
+ */
+static void
+sync_leases(Datum *values, Oid *types)
+{
+	Oid			owner = KinesisExtensionOwner();
+
+	KinesisSpiExec("INSERT INTO kinesis.leases (application_name, shard_index)"
+				   " SELECT $1, shard_index FROM kinesis.shards"
+				   " WHERE stream_id = $3 AND expired_at IS NULL"
+				   " ON CONFLICT DO NOTHING",
+				   4, types, values, owner, SPI_OK_INSERT);
+	KinesisSpiExec("DELETE FROM kinesis.leases l WHERE application_name = $1"
+				   " AND NOT EXISTS (SELECT FROM kinesis.shards s WHERE s.stream_id = $3"
+				   " AND s.shard_index = l.shard_index AND s.expired_at IS NULL)",
+				   4, types, values, owner, SPI_OK_DELETE);
+}
+
+/*
+ * Take up to n workable leases that nobody holds or whose owner went
+ * silent; returns how many were taken.
+ */
+static int64
+take_free(Datum *values, Oid *types, int64 n)
+{
+	values[4] = Int64GetDatum(n);
+	KinesisSpiExec("UPDATE kinesis.leases t SET lease_owner = $2,"
+				   " lease_counter = t.lease_counter + 1,"
+				   " owner_switches_since_checkpoint = t.owner_switches_since_checkpoint"
+				   "   + (t.lease_owner IS DISTINCT FROM $2)::int,"
+				   " renewed_at = pg_catalog.now()"
+				   " WHERE t.application_name = $1 AND t.shard_index IN ("
+				   "  SELECT l.shard_index FROM (" WORKABLE_LEASES ") l"
+				   "  WHERE (l.lease_owner IS NULL OR " EXPIRED ")"
+				   "  ORDER BY l.shard_index LIMIT $5)",
+				   5, types, values, KinesisExtensionOwner(), SPI_OK_UPDATE);
+	return (int64) SPI_processed;
+}
+
+/*
+ * Steal one workable lease from the live worker holding the most, when it
+ * holds more than target.
+ */
+static void
+steal_one(Datum *values, Oid *types, int64 target)
+{
+	values[4] = Int64GetDatum(target);
+	KinesisSpiExec("UPDATE kinesis.leases t SET lease_owner = $2,"
+				   " lease_counter = t.lease_counter + 1,"
+				   " owner_switches_since_checkpoint = t.owner_switches_since_checkpoint + 1,"
+				   " renewed_at = pg_catalog.now()"
+				   " WHERE t.application_name = $1 AND t.shard_index = ("
+				   "  SELECT max(l.shard_index) FROM (" WORKABLE_LEASES ") l"
+				   "  WHERE l.lease_owner = (SELECT l2.lease_owner FROM (" WORKABLE_LEASES ") l2"
+				   "   WHERE l2.lease_owner IS NOT NULL AND l2.lease_owner <> $2"
+				   "   AND NOT (" EXPIRED ")"
+				   "   GROUP BY l2.lease_owner HAVING count(*) > $5"
+				   "   ORDER BY count(*) DESC, l2.lease_owner LIMIT 1))",
+				   5, types, values, KinesisExtensionOwner(), SPI_OK_UPDATE);
+}
+
+/*
+ * kinesis.acquire_leases(application_name, worker_id, max_leases)
+ *		RETURNS TABLE(shard_id text, lease_token bigint, checkpoint numeric)
+ */
+Datum
+kinesis_acquire_leases(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *name;
+	char	   *worker;
+	int32		max_leases = -1;
+	int			nestlevel;
+	AppRow		app;
+	Oid			types[5] = {TEXTOID, TEXTOID, INT8OID, INT4OID, INT8OID};
+	Datum		values[5];
+	int64		workable,
+				workers,
+				mine,
+				target,
+				taken;
+	uint64		i;
+
+	kinesis_check_loaded();
+	name = app_name_arg(fcinfo, 0);
+	worker = worker_arg(fcinfo, 1);
+	if (!PG_ARGISNULL(2))
+	{
+		max_leases = PG_GETARG_INT32(2);
+		if (max_leases < 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_KINESIS_VALIDATION),
+					 errmsg("max_leases must be at least 1")));
+	}
+	PreventCommandIfReadOnly("acquire_leases");
+	InitMaterializedSRF(fcinfo, 0);
+
+	nestlevel = KinesisSpiBegin();
+	app = app_get(name, true);
+	(void) app_stream(&app);
+	values[0] = CStringGetTextDatum(name);
+	values[1] = CStringGetTextDatum(worker);
+	values[2] = Int64GetDatum(app.stream_id);
+	values[3] = Int32GetDatum(app.failover_ms);
+	values[4] = Int64GetDatum(0);
+
+	sync_leases(values, types);
+	KinesisSpiExec("UPDATE kinesis.leases SET renewed_at = pg_catalog.now()"
+				   " WHERE application_name = $1 AND lease_owner = $2",
+				   2, types, values, KinesisExtensionOwner(), SPI_OK_UPDATE);
+
+	/* the live workers share the workable leases evenly */
+	KinesisSpiExec("SELECT count(*),"
+				   " count(DISTINCT l.lease_owner) FILTER (WHERE l.lease_owner <> $2"
+				   "   AND NOT (" EXPIRED ")) + 1,"
+				   " count(*) FILTER (WHERE l.lease_owner = $2)"
+				   " FROM (" WORKABLE_LEASES ") l",
+				   4, types, values, InvalidOid, SPI_OK_SELECT);
+	workable = KinesisSpiInt(0, 1, 0);
+	workers = KinesisSpiInt(0, 2, 1);
+	mine = KinesisSpiInt(0, 3, 0);
+	target = (workable + workers - 1) / workers;
+	if (max_leases > 0)
+		target = Min(target, max_leases);
+
+	if (mine < target)
+	{
+		taken = take_free(values, types, target - mine);
+		if (taken == 0)
+			steal_one(values, types, target);
+	}
+
+	KinesisSpiExec("SELECT 'shardId-' || pg_catalog.lpad(l.shard_index::text, 12, '0'),"
+				   " l.lease_counter, l.checkpoint"
+				   " FROM (" WORKABLE_LEASES ") l WHERE l.lease_owner = $2"
+				   " ORDER BY l.shard_index",
+				   4, types, values, InvalidOid, SPI_OK_SELECT);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		Datum		row[3];
+		bool		nulls[3] = {false, false, false};
+
+		row[0] = CStringGetTextDatum(KinesisSpiText(i, 1));
+		row[1] = Int64GetDatum(KinesisSpiInt(i, 2, 0));
+		row[2] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3, &nulls[2]);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row, nulls);
+	}
+	KinesisSpiEnd(nestlevel);
+	return (Datum) 0;
+}
+
+/*
+ * kinesis.checkpoint(application_name, shard_id, sequence_number,
+ *					  lease_token)
+ */
+Datum
+kinesis_checkpoint(PG_FUNCTION_ARGS)
+{
+	char	   *name;
+	char	   *shard_id;
+	Datum		seqnum;
+	int64		token;
+	int			nestlevel;
+	AppRow		app;
+	KinesisStream *stream;
+	KinesisShard *shard;
+	int64		counter;
+	Oid			types[4] = {TEXTOID, INT4OID, NUMERICOID, BOOLOID};
+	Datum		values[4];
+	bool		isnull;
+	char	   *owner;
+	int64		lease_counter;
+	Datum		current;
+
+	kinesis_check_loaded();
+	name = app_name_arg(fcinfo, 0);
+	KinesisRequireArg(fcinfo, 1, "shard_id");
+	shard_id = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	KinesisRequireArg(fcinfo, 2, "sequence_number");
+	seqnum = PG_GETARG_DATUM(2);
+	KinesisRequireArg(fcinfo, 3, "lease_token");
+	token = PG_GETARG_INT64(3);
+	PreventCommandIfReadOnly("checkpoint");
+
+	nestlevel = KinesisSpiBegin();
+	app = app_get(name, false);
+	do
+	{
+		stream = app_stream(&app);
+		shard = KinesisShardLookup(stream, shard_id);
+		if (shard == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_KINESIS_RESOURCE_NOT_FOUND),
+					 errmsg("shard \"%s\" does not exist in stream \"%s\"", shard_id, stream->name)));
+	} while (!KinesisLockShard(stream, shard, RowShareLock));
+	KinesisStableAttach(stream, shard);
+	counter = KinesisShardCounter(seqnum, stream, shard, "sequence number");
+
+	values[0] = CStringGetTextDatum(name);
+	values[1] = Int32GetDatum(shard->shard_index);
+	KinesisSpiExec("SELECT lease_owner, lease_counter, checkpoint FROM kinesis.leases"
+				   " WHERE application_name = $1 AND shard_index = $2 FOR UPDATE",
+				   2, types, values, KinesisExtensionOwner(), SPI_OK_SELECT);
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_KINESIS_RESOURCE_NOT_FOUND),
+				 errmsg("application \"%s\" has no lease on shard \"%s\"", name,
+						KinesisShardIdString(shard->shard_index))));
+	owner = KinesisSpiText(0, 1);
+	lease_counter = KinesisSpiInt(0, 2, 0);
+	current = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull);
+	if (owner == NULL || lease_counter != token)
+		ereport(ERROR,
+				(errcode(ERRCODE_KINESIS_INVALID_ARGUMENT),
+				 errmsg("lease of application \"%s\" on shard \"%s\" was lost",
+						name, KinesisShardIdString(shard->shard_index)),
+				 errdetail("The lease token is " INT64_FORMAT "; the lease now has " INT64_FORMAT "%s%s.",
+						   token, lease_counter, owner ? " and belongs to " : " and no owner",
+						   owner ? owner : ""),
+				 errhint("Acquire the lease again with kinesis.acquire_leases.")));
+	if (!isnull && DatumGetBool(DirectFunctionCall2(numeric_lt, seqnum, current)))
+		ereport(ERROR,
+				(errcode(ERRCODE_KINESIS_INVALID_ARGUMENT),
+				 errmsg("checkpoint of application \"%s\" on shard \"%s\" would move backwards",
+						name, KinesisShardIdString(shard->shard_index))));
+
+	values[2] = seqnum;
+	values[3] = BoolGetDatum(shard->close_secs >= 0 && counter == KINESIS_MAX_COUNTER);
+	KinesisSpiExec("UPDATE kinesis.leases SET checkpoint = $3, shard_end = $4,"
+				   " owner_switches_since_checkpoint = 0, renewed_at = pg_catalog.now()"
+				   " WHERE application_name = $1 AND shard_index = $2",
+				   4, types, values, KinesisExtensionOwner(), SPI_OK_UPDATE);
+	KinesisSpiEnd(nestlevel);
+	PG_RETURN_VOID();
+}
+
+/*
+ * kinesis.release_leases(application_name, worker_id): give the worker's
+ * leases back (graceful shutdown); their tokens stop working.
+ */
+Datum
+kinesis_release_leases(PG_FUNCTION_ARGS)
+{
+	char	   *name;
+	char	   *worker;
+	int			nestlevel;
+	AppRow		app;
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		values[2];
+
+	kinesis_check_loaded();
+	name = app_name_arg(fcinfo, 0);
+	worker = worker_arg(fcinfo, 1);
+	PreventCommandIfReadOnly("release_leases");
+
+	nestlevel = KinesisSpiBegin();
+	app = app_get(name, true);
+	(void) app_stream(&app);
+	values[0] = CStringGetTextDatum(name);
+	values[1] = CStringGetTextDatum(worker);
+	KinesisSpiExec("UPDATE kinesis.leases SET lease_owner = NULL,"
+				   " lease_counter = lease_counter + 1"
+				   " WHERE application_name = $1 AND lease_owner = $2",
+				   2, types, values, KinesisExtensionOwner(), SPI_OK_UPDATE);
+	KinesisSpiEnd(nestlevel);
+	PG_RETURN_VOID();
+}

@@ -1,0 +1,88 @@
+-- Consumer applications: leases per shard, balanced over live workers,
+-- taken over after the failover time, fenced by the lease token; children
+-- leased only after their parents were checkpointed at SHARD_END.
+\set VERBOSITY terse
+SET client_min_messages = warning;
+SELECT kinesis.create_stream('ap', 4);
+SELECT count(*) FROM kinesis.put_records('ap', ARRAY['r0', 'r1', 'r2', 'r3', 'r4']::bytea[], ARRAY['z', 'a', 'b', 'c', 'd'],
+                                         ARRAY[0, 0, 100000000000000000000000000000000000000,
+                                               200000000000000000000000000000000000000,
+                                               300000000000000000000000000000000000000]::numeric[]);
+SELECT kinesis.create_application('app', 'ap', failover_time_ms => 300);
+-- the application is a registered consumer of its stream
+SELECT consumer_name FROM kinesis.list_stream_consumers('ap');
+
+-- one worker takes every lease; the tokens count owner changes
+SELECT shard_id, lease_token, checkpoint FROM kinesis.acquire_leases('app', 'w1');
+-- a second live worker gets its share by stealing, one lease per call
+SELECT shard_id, lease_token FROM kinesis.acquire_leases('app', 'w2');
+SELECT shard_id FROM kinesis.acquire_leases('app', 'w1');
+SELECT shard_id FROM kinesis.acquire_leases('app', 'w2');
+SELECT lease_owner, count(*) FROM kinesis.application_status('app') GROUP BY 1 ORDER BY 1;
+
+-- checkpoints: with the current token, never backwards, in the caller's transaction
+SELECT lease_token AS t0 FROM kinesis.application_status('app') WHERE shard_id = 'shardId-000000000000' \gset
+SELECT min(sequence_number) AS s00, max(sequence_number) AS s0 FROM kinesis.read_records('ap', '0') \gset
+BEGIN;
+SELECT kinesis.checkpoint('app', 'shardId-000000000000', :s0, :t0);
+ROLLBACK;
+SELECT checkpoint IS NULL AS rolled_back FROM kinesis.application_status('app') WHERE shard_id = 'shardId-000000000000';
+SELECT kinesis.checkpoint('app', '0', :s0, :t0);
+SELECT checkpoint = :s0 AS checkpointed, owner_switches_since_checkpoint FROM kinesis.application_status('app') WHERE shard_id = 'shardId-000000000000';
+SELECT sqlerr(format('SELECT kinesis.checkpoint(%L, %L, %s, %s)', 'app', '0', :s00, :t0));
+SELECT sqlerr(format('SELECT kinesis.checkpoint(%L, %L, %s, %s)', 'app', '0', :s0, :t0 + 1));
+
+-- w1 goes silent: after the failover time w2 takes its leases over, and w1's
+-- checkpoints are refused
+SELECT pg_sleep(0.4);
+SELECT count(*) FROM kinesis.acquire_leases('app', 'w2');
+SELECT lease_owner, count(*), bool_and(lease_token > :t0) AS new_tokens
+  FROM kinesis.application_status('app') GROUP BY 1 ORDER BY 1;
+SELECT sqlerr(format('SELECT kinesis.checkpoint(%L, %L, %s, %s)', 'app', '0', :s0, :t0));
+SELECT checkpoint = :s0 AS unchanged FROM kinesis.application_status('app') WHERE shard_id = 'shardId-000000000000';
+
+-- a split: the children wait for their parent's SHARD_END checkpoint
+SELECT kinesis.split_shard('ap', '0', 2);
+SELECT shard_id FROM kinesis.acquire_leases('app', 'w2');
+SELECT lease_token AS t0b FROM kinesis.application_status('app') WHERE shard_id = 'shardId-000000000000' \gset
+SELECT ending_sequence_number AS end0 FROM kinesis.list_shards('ap') WHERE shard_id = 'shardId-000000000000' \gset
+SELECT kinesis.checkpoint('app', '0', :end0, :t0b);
+SELECT shard_id FROM kinesis.acquire_leases('app', 'w2');
+SELECT shard_id, shard_end FROM kinesis.application_status('app') WHERE shard_id <= 'shardId-000000000000' OR shard_end;
+
+-- release: the leases lose their owner and the tokens stop working
+SELECT lease_token AS t1 FROM kinesis.application_status('app') WHERE shard_id = 'shardId-000000000001' \gset
+SELECT kinesis.release_leases('app', 'w2');
+SELECT count(*) FILTER (WHERE lease_owner IS NOT NULL) AS owned FROM kinesis.application_status('app');
+SELECT sqlerr(format('SELECT kinesis.checkpoint(%L, %L, %s, %s)', 'app', '1',
+              (SELECT sequence_number FROM kinesis.read_records('ap', '1')), :t1));
+
+-- max_leases caps a worker
+SELECT count(*) FROM kinesis.acquire_leases('app', 'w3', max_leases => 2);
+
+-- LATEST starts after what is there
+SELECT kinesis.create_application('late', 'ap', 'LATEST');
+SELECT count(*) FILTER (WHERE checkpoint IS NOT NULL) AS positioned,
+       count(*) FILTER (WHERE shard_end) AS closed_done
+  FROM kinesis.application_status('late');
+
+-- errors
+SELECT sqlerr($$SELECT kinesis.create_application('app', 'ap')$$);
+SELECT sqlerr($$SELECT kinesis.create_application('bad name', 'ap')$$);
+SELECT sqlerr($$SELECT kinesis.create_application('x', 'nosuch')$$);
+SELECT sqlerr($$SELECT kinesis.create_application('x', 'ap', 'AT_TIMESTAMP')$$);
+SELECT sqlerr($$SELECT kinesis.create_application('x', 'ap', failover_time_ms => 10)$$);
+SELECT sqlerr($$SELECT * FROM kinesis.acquire_leases('nosuch', 'w1')$$);
+SELECT sqlerr($$SELECT * FROM kinesis.acquire_leases('app', '')$$);
+SELECT sqlerr($$SELECT * FROM kinesis.acquire_leases('app', 'w1', 0)$$);
+SELECT sqlerr($$SELECT kinesis.checkpoint('app', '99', 1, 1)$$);
+SELECT sqlerr($$SELECT kinesis.checkpoint('app', '1', 12345, 1)$$);
+SELECT sqlerr($$SELECT kinesis.checkpoint('app', '1', NULL, 1)$$);
+SELECT sqlerr($$SELECT * FROM kinesis.application_status('nosuch')$$);
+
+SELECT kinesis.drop_application('late');
+SELECT kinesis.drop_application('app');
+SELECT count(*) FROM kinesis.leases;
+SELECT count(*) FROM kinesis.list_stream_consumers('ap');
+SELECT sqlerr($$SELECT kinesis.drop_application('app')$$);
+SELECT kinesis.delete_stream('ap');
