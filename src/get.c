@@ -117,7 +117,7 @@ static const char *const iterator_type_names[] = {
 
 static void shard_scan_begin(ShardScan *s, const ReadTarget *target, int64 after);
 static bool shard_scan_next(ShardScan *s);
-static void shard_scan_end(ShardScan *s);
+static void shard_scan_end(ShardScan *s, bool keep_locks);
 
 static void
 refuse_during_recovery(void)
@@ -295,7 +295,7 @@ at_timestamp_position(const ReadTarget *target, TimestampTz ts)
 			break;
 		}
 	}
-	shard_scan_end(&scan);
+	shard_scan_end(&scan, false);
 	return result;
 }
 
@@ -443,8 +443,14 @@ shard_scan_next(ShardScan *s)
 	return next != NULL;
 }
 
+/*
+ * End a scan.  keep_locks keeps the segments locked to the end of the
+ * transaction, for results that still point into them (TOASTed values of
+ * read_records); copied results let go at once, so that a rotation does
+ * not wait for a long or sleeping reader.
+ */
 static void
-shard_scan_end(ShardScan *s)
+shard_scan_end(ShardScan *s, bool keep_locks)
 {
 	int			i;
 
@@ -455,8 +461,7 @@ shard_scan_end(ShardScan *s)
 		ExecDropSingleTupleTableSlot(seg->slot);
 		index_endscan(seg->scan);
 		index_close(seg->index, AccessShareLock);
-		/* what the scan returned is copied: a rotation need not wait for us */
-		table_close(seg->heap, AccessShareLock);
+		table_close(seg->heap, keep_locks ? NoLock : AccessShareLock);
 	}
 	UnregisterSnapshot(s->snapshot);
 }
@@ -740,7 +745,7 @@ read_page(ReadTarget *target, int32 limit, TupleDesc record_desc,
 	}
 	if (records->n == limit)
 		page->complete = false;
-	shard_scan_end(&scan);
+	shard_scan_end(&scan, false);
 
 	/* everything below the bound was seen: move past gaps to bound - 1 */
 	if (page->complete)
@@ -1087,7 +1092,7 @@ kinesis_read_records(PG_FUNCTION_ARGS)
 		tuplestore_putvalues(store, desc, values, nulls);
 		n++;
 	}
-	shard_scan_end(&scan);
+	shard_scan_end(&scan, true);
 	return (Datum) 0;
 }
 
