@@ -127,6 +127,13 @@ RETURNS void
 AS 'MODULE_PATHNAME', 'kinesis_checkpoint' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION kinesis.checkpoint(text, text, numeric, bigint) IS 'records progress on a shard in the caller''s transaction, fenced by the lease token';
 
+CREATE FUNCTION kinesis.consume(application_name text, worker_id text,
+                                "limit" integer DEFAULT 1000, wait_ms integer DEFAULT 0)
+RETURNS TABLE(shard_id text, lease_token bigint, sequence_number numeric,
+              approximate_arrival_timestamp timestamptz, partition_key text, data bytea)
+AS 'MODULE_PATHNAME', 'kinesis_consume' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION kinesis.consume(text, text, integer, integer) IS 'the records of a worker''s leases after their checkpoints, in order per shard';
+
 CREATE FUNCTION kinesis.release_leases(application_name text, worker_id text)
 RETURNS void
 AS 'MODULE_PATHNAME', 'kinesis_release_leases' LANGUAGE C VOLATILE;

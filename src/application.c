@@ -36,7 +36,10 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "storage/lmgr.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/memutils.h"
 #include "utils/numeric.h"
 
 #include "kinesis.h"
@@ -46,6 +49,7 @@ PG_FUNCTION_INFO_V1(kinesis_drop_application);
 PG_FUNCTION_INFO_V1(kinesis_acquire_leases);
 PG_FUNCTION_INFO_V1(kinesis_checkpoint);
 PG_FUNCTION_INFO_V1(kinesis_release_leases);
+PG_FUNCTION_INFO_V1(kinesis_consume);
 
 #define MIN_FAILOVER_MS		100
 #define MAX_FAILOVER_MS		86400000
@@ -540,4 +544,164 @@ kinesis_release_leases(PG_FUNCTION_ARGS)
 				   2, types, values, KinesisExtensionOwner(), SPI_OK_UPDATE);
 	KinesisSpiEnd(nestlevel);
 	PG_RETURN_VOID();
+}
+
+/* A lease held by a consuming worker */
+typedef struct HeldLease
+{
+	int32		shard_index;
+	int64		token;
+	Datum		checkpoint;		/* numeric, or 0 for the trim horizon */
+} HeldLease;
+
+/*
+ * Renew the worker's leases and list those it can work on, in shard
+ * order, into memory of cxt.  SPI is connected.
+ */
+static HeldLease *
+held_leases(AppRow *app, const char *worker, MemoryContext cxt, int *n)
+{
+	Oid			types[4] = {TEXTOID, TEXTOID, INT8OID, INT4OID};
+	Datum		values[4];
+	HeldLease  *leases;
+	uint64		i;
+
+	values[0] = CStringGetTextDatum(app->name);
+	values[1] = CStringGetTextDatum(worker);
+	values[2] = Int64GetDatum(app->stream_id);
+	values[3] = Int32GetDatum(app->failover_ms);
+	KinesisSpiExec("UPDATE kinesis.leases SET renewed_at = pg_catalog.now()"
+				   " WHERE application_name = $1 AND lease_owner = $2",
+				   2, types, values, KinesisExtensionOwner(), SPI_OK_UPDATE);
+	KinesisSpiExec("SELECT l.shard_index, l.lease_counter, l.checkpoint"
+				   " FROM (" WORKABLE_LEASES ") l WHERE l.lease_owner = $2"
+				   " ORDER BY l.shard_index",
+				   3, types, values, InvalidOid, SPI_OK_SELECT);
+	*n = (int) SPI_processed;
+	leases = MemoryContextAlloc(cxt, sizeof(HeldLease) * Max(*n, 1));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Datum		cp = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3, &isnull);
+
+		leases[i].shard_index = (int32) KinesisSpiInt(i, 1, 0);
+		leases[i].token = KinesisSpiInt(i, 2, 0);
+		leases[i].checkpoint = (Datum) 0;
+		if (!isnull)
+		{
+			MemoryContext old = MemoryContextSwitchTo(cxt);
+
+			leases[i].checkpoint = datumCopy(cp, false, -1);
+			MemoryContextSwitchTo(old);
+		}
+	}
+	return leases;
+}
+
+/*
+ * Read the records of every held lease after its checkpoint into store;
+ * returns how many.  Each shard gets an equal share of limit.  The shards'
+ * locks are given back when unlock (before a wait).
+ */
+static int
+consume_once(AppRow *app, HeldLease *leases, int n, int limit, Tuplestorestate *store,
+			 TupleDesc desc, bool unlock)
+{
+	int			share = n > 0 ? (limit + n - 1) / n : 0;
+	int			total = 0;
+	int			i;
+
+	for (i = 0; i < n && total < limit; i++)
+	{
+		KinesisStream *stream;
+		KinesisShard *shard;
+		int64		after;
+
+		do
+		{
+			stream = KinesisStreamLookup(app->stream_name, false);
+			shard = KinesisShardByIndex(stream, leases[i].shard_index);
+			if (shard == NULL)
+				break;
+		} while (!KinesisLockShard(stream, shard, RowShareLock));
+		if (shard == NULL)
+			continue;			/* expired meanwhile */
+		KinesisStableAttach(stream, shard);
+		after = leases[i].checkpoint == (Datum) 0 ? -1 :
+			KinesisShardCounter(leases[i].checkpoint, stream, shard, "checkpoint");
+		total += KinesisConsumeShard(stream, shard, after, Min(share, limit - total), store, desc,
+									 CStringGetTextDatum(KinesisShardIdString(shard->shard_index)),
+									 Int64GetDatum(leases[i].token));
+		if (unlock)
+			UnlockRelationOid(shard->relid, RowShareLock);
+	}
+	return total;
+}
+
+/*
+ * kinesis.consume(application_name, worker_id, "limit", wait_ms)
+ *		RETURNS TABLE(shard_id text, lease_token bigint, sequence_number numeric,
+ *					  approximate_arrival_timestamp timestamptz, partition_key text,
+ *					  data bytea)
+ *
+ * The records of the worker's leases after their checkpoints, in sequence
+ * order per shard; renews the leases.  With wait_ms, waits for a commit on
+ * the stream when there is nothing.  Checkpoints do not move: the worker
+ * calls kinesis.checkpoint for what it processed.
+ */
+Datum
+kinesis_consume(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	MemoryContext cxt = CurrentMemoryContext;
+	char	   *name;
+	char	   *worker;
+	int32		limit;
+	int32		wait_ms;
+	int			nestlevel;
+	AppRow		app;
+	KinesisStream *stream;
+	HeldLease  *leases;
+	int			n;
+	TimestampTz deadline;
+
+	kinesis_check_loaded();
+	name = app_name_arg(fcinfo, 0);
+	worker = worker_arg(fcinfo, 1);
+	limit = KinesisLimitArg(fcinfo, 2);
+	KinesisRequireArg(fcinfo, 3, "wait_ms");
+	wait_ms = PG_GETARG_INT32(3);
+	if (wait_ms < 0 || wait_ms > KINESIS_MAX_WAIT_MS)
+		ereport(ERROR,
+				(errcode(ERRCODE_KINESIS_VALIDATION),
+				 errmsg("wait_ms must be between 0 and %d", KINESIS_MAX_WAIT_MS)));
+	PreventCommandIfReadOnly("consume");
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms);
+	InitMaterializedSRF(fcinfo, 0);
+
+	nestlevel = KinesisSpiBegin();
+	app = app_get(name, false);
+	stream = app_stream(&app);
+	leases = held_leases(&app, worker, cxt, &n);
+	app.stream_name = MemoryContextStrdup(cxt, app.stream_name);
+	KinesisSpiEnd(nestlevel);
+
+	for (;;)
+	{
+		KinesisWaitSlot *slot = NULL;
+		long		remaining = (deadline - GetCurrentTimestamp() + 999) / 1000;
+
+		if (wait_ms > 0 && remaining > 0 && n > 0)
+			slot = KinesisStableWaitBeginStream(stream);
+		if (consume_once(&app, leases, n, limit, rsinfo->setResult, rsinfo->setDesc,
+						 slot != NULL) > 0 || slot == NULL)
+		{
+			if (slot)
+				KinesisStableWaitEnd(slot);
+			break;
+		}
+		KinesisStableWaitSleep(slot, remaining);
+		KinesisStableWaitEnd(slot);
+	}
+	return (Datum) 0;
 }

@@ -1117,3 +1117,41 @@ KinesisShardLatestSeqNo(KinesisStream *stream, KinesisShard *shard)
 	counter = Max(target.bound - 1, 0);
 	return KinesisRecordSeqNo(shard, counter, Max(counter - UNIX_TO_PG_USECS, 0), NULL);
 }
+
+/*
+ * Append up to limit records of a locked, attached shard after the
+ * counter after to store, as rows (shard_id, token, sequence_number,
+ * approximate_arrival_timestamp, partition_key, data) for consume.
+ * Returns the number of rows.
+ */
+int
+KinesisConsumeShard(KinesisStream *stream, KinesisShard *shard, int64 after,
+					int limit, Tuplestorestate *store, TupleDesc desc,
+					Datum shard_id, Datum token)
+{
+	ReadTarget	target;
+	ShardScan	scan;
+	int			n = 0;
+
+	read_target(stream, shard, &target);
+	shard_scan_begin(&scan, &target, after);
+	while (n < limit && shard_scan_next(&scan))
+	{
+		Datum		record[RECORD_NCOLS];
+		Datum		values[6];
+		bool		nulls[6] = {false, false, false, false, false, false};
+		KinesisNumericBuf seqbuf;
+
+		record_values(&scan, record, &seqbuf, true);
+		values[0] = shard_id;
+		values[1] = token;
+		values[2] = record[0];
+		values[3] = record[1];
+		values[4] = record[3];
+		values[5] = record[2];
+		tuplestore_putvalues(store, desc, values, nulls);
+		n++;
+	}
+	shard_scan_end(&scan, false);
+	return n;
+}

@@ -20,6 +20,7 @@
 #include "storage/spin.h"
 #include "utils/acl.h"
 #include "utils/timestamp.h"
+#include "utils/tuplestore.h"
 
 #ifndef PG_INT128_TYPE
 #error "kinesis needs a compiler with a 128-bit integer type"
@@ -346,6 +347,7 @@ extern void KinesisStableAttach(KinesisStream *stream, KinesisShard *shard);
 extern KinesisShardState *KinesisStableStreamState(KinesisStream *stream);
 typedef struct KinesisWaitSlot KinesisWaitSlot;
 extern KinesisWaitSlot *KinesisStableWaitBegin(KinesisStream *stream, KinesisShard *shard);
+extern KinesisWaitSlot *KinesisStableWaitBeginStream(KinesisStream *stream);
 extern void KinesisStableWaitSleep(KinesisWaitSlot *slot, long timeout_ms);
 extern void KinesisStableWaitEnd(KinesisWaitSlot *slot);
 extern KinesisShardState *KinesisStableFind(KinesisStream *stream, KinesisShard *shard);
@@ -425,6 +427,9 @@ extern void KinesisConsumerRemove(KinesisStreamRow *row, const char *consumer);
 extern int64 KinesisShardCounter(Datum seqnum, KinesisStream *stream, KinesisShard *shard,
 								 const char *argname);
 extern Datum KinesisShardLatestSeqNo(KinesisStream *stream, KinesisShard *shard);
+extern int	KinesisConsumeShard(KinesisStream *stream, KinesisShard *shard, int64 after,
+								int limit, Tuplestorestate *store, TupleDesc desc,
+								Datum shard_id, Datum token);
 
 /* in metrics.c */
 extern void KinesisMetricsInit(KinesisShardState *state);

@@ -98,8 +98,9 @@ typedef struct KinesisWriterNode
 
 /*
  * Readers waiting for new records (get_records with wait_ms) sleep on the
- * condition variable of their shard's slot; a committing writer wakes the
- * slots of the shards it wrote when someone waits there.  Slots are shared
+ * condition variable of their shard's slot, consumers of several shards
+ * (consume) on their stream's; a committing writer wakes the slots of the
+ * shards it wrote, and of their streams, when someone waits there.  Slots are shared
  * by hashing, so a wake-up may be for another shard: waiters read again.
  */
 #define WAIT_SLOTS	1024
@@ -167,6 +168,7 @@ static List *pending_switches = NIL;
 
 static void stable_xact_callback(XactEvent event, void *arg);
 static void wake_readers(KinesisShardState *state);
+static void state_key(KinesisShardKey *key, int64 stream_id, int32 shard_index);
 static KinesisShardState *find_state(int64 stream_id, int32 shard_index);
 static KinesisShardState *enter_state(int64 stream_id, int32 shard_index,
 									  int64 seed, int16 segment);
@@ -359,10 +361,27 @@ KinesisStableFind(KinesisStream *stream, KinesisShard *shard)
 }
 
 static KinesisWaitSlot *
-wait_slot(KinesisShardState *state)
+wait_slot(KinesisShardKey *key)
 {
-	return &wait_slots[hash_bytes((const unsigned char *) &state->key,
+	return &wait_slots[hash_bytes((const unsigned char *) key,
 								  sizeof(KinesisShardKey)) % WAIT_SLOTS];
+}
+
+/* The slot that any commit on a stream of this database wakes */
+static KinesisWaitSlot *
+stream_wait_slot(int64 stream_id)
+{
+	KinesisShardKey key;
+
+	state_key(&key, stream_id, KINESIS_STREAM_STATE);
+	return wait_slot(&key);
+}
+
+static void
+wait_begin(KinesisWaitSlot *slot)
+{
+	pg_atomic_fetch_add_u32(&slot->waiters, 1);
+	ConditionVariablePrepareToSleep(&slot->cv);
 }
 
 /*
@@ -374,11 +393,14 @@ wait_slot(KinesisShardState *state)
 static void
 wake_readers(KinesisShardState *state)
 {
-	KinesisWaitSlot *slot = wait_slot(state);
+	KinesisWaitSlot *slot = wait_slot(&state->key);
+	KinesisWaitSlot *stream_slot = stream_wait_slot(state->key.stream_id);
 
 	pg_memory_barrier();
 	if (pg_atomic_read_u32(&slot->waiters) > 0)
 		ConditionVariableBroadcast(&slot->cv);
+	if (pg_atomic_read_u32(&stream_slot->waiters) > 0)
+		ConditionVariableBroadcast(&stream_slot->cv);
 }
 
 /*
@@ -388,10 +410,21 @@ wake_readers(KinesisShardState *state)
 KinesisWaitSlot *
 KinesisStableWaitBegin(KinesisStream *stream, KinesisShard *shard)
 {
-	KinesisWaitSlot *slot = wait_slot(shard->state);
+	KinesisWaitSlot *slot = wait_slot(&shard->state->key);
 
-	pg_atomic_fetch_add_u32(&slot->waiters, 1);
-	ConditionVariablePrepareToSleep(&slot->cv);
+	wait_begin(slot);
+	return slot;
+}
+
+/*
+ * The same for new records in any shard of a stream.
+ */
+KinesisWaitSlot *
+KinesisStableWaitBeginStream(KinesisStream *stream)
+{
+	KinesisWaitSlot *slot = stream_wait_slot(stream->stream_id);
+
+	wait_begin(slot);
 	return slot;
 }
 

@@ -66,6 +66,43 @@ SELECT count(*) FILTER (WHERE checkpoint IS NOT NULL) AS positioned,
        count(*) FILTER (WHERE shard_end) AS closed_done
   FROM kinesis.application_status('late');
 
+-- consume: the records of the worker's leases after their checkpoints, in
+-- order per shard; only the worker's checkpoints move them
+SELECT kinesis.create_application('cons', 'ap');
+SELECT count(*) FROM kinesis.acquire_leases('cons', 'w');
+SELECT shard_id, lease_token, convert_from(data, 'UTF8') AS data
+  FROM kinesis.consume('cons', 'w') ORDER BY shard_id, sequence_number;
+SELECT count(*) AS not_mine FROM kinesis.consume('cons', 'stranger');
+
+-- exactly once: results and checkpoint commit together, or neither does
+CREATE TABLE results (shard_id text, seq numeric PRIMARY KEY, data text);
+BEGIN;
+INSERT INTO results SELECT shard_id, sequence_number, convert_from(data, 'UTF8')
+  FROM kinesis.consume('cons', 'w') WHERE shard_id = 'shardId-000000000000';
+SELECT kinesis.checkpoint('cons', shard_id, max(seq), (SELECT lease_token FROM kinesis.application_status('cons') s WHERE s.shard_id = r.shard_id))
+  FROM results r GROUP BY shard_id;
+ROLLBACK;
+SELECT count(*) AS again FROM kinesis.consume('cons', 'w') WHERE shard_id = 'shardId-000000000000';
+BEGIN;
+INSERT INTO results SELECT shard_id, sequence_number, convert_from(data, 'UTF8')
+  FROM kinesis.consume('cons', 'w') WHERE shard_id = 'shardId-000000000000';
+SELECT kinesis.checkpoint('cons', shard_id, max(seq), (SELECT lease_token FROM kinesis.application_status('cons') s WHERE s.shard_id = r.shard_id))
+  FROM results r GROUP BY shard_id;
+COMMIT;
+SELECT count(*) AS processed FROM results;
+SELECT count(*) AS left_on_shard_0 FROM kinesis.consume('cons', 'w') WHERE shard_id = 'shardId-000000000000';
+SELECT count(*) AS others FROM kinesis.consume('cons', 'w');
+
+-- limit is shared by the shards; wait_ms waits for a commit when nothing is there
+SELECT count(*) FROM kinesis.consume('cons', 'w', 2);
+SELECT kinesis.checkpoint('cons', s.shard_id, max(c.sequence_number), s.lease_token)
+  FROM kinesis.application_status('cons') s JOIN kinesis.consume('cons', 'w') c USING (shard_id)
+ GROUP BY s.shard_id, s.lease_token;
+SELECT count(*), clock_timestamp() - statement_timestamp() >= interval '200 ms' AS waited
+  FROM kinesis.consume('cons', 'w', wait_ms => 200);
+DROP TABLE results;
+SELECT kinesis.drop_application('cons');
+
 -- errors
 SELECT sqlerr($$SELECT kinesis.create_application('app', 'ap')$$);
 SELECT sqlerr($$SELECT kinesis.create_application('bad name', 'ap')$$);
@@ -79,6 +116,8 @@ SELECT sqlerr($$SELECT kinesis.checkpoint('app', '99', 1, 1)$$);
 SELECT sqlerr($$SELECT kinesis.checkpoint('app', '1', 12345, 1)$$);
 SELECT sqlerr($$SELECT kinesis.checkpoint('app', '1', NULL, 1)$$);
 SELECT sqlerr($$SELECT * FROM kinesis.application_status('nosuch')$$);
+SELECT sqlerr($$SELECT * FROM kinesis.consume('app', 'w', 0)$$);
+SELECT sqlerr($$SELECT * FROM kinesis.consume('app', 'w', wait_ms => -1)$$);
 
 SELECT kinesis.drop_application('late');
 SELECT kinesis.drop_application('app');
