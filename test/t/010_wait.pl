@@ -55,5 +55,30 @@ is($out =~ s/\s+$//r, 'hello', 'it returned the committed record only');
 cmp_ok(time() - $started, '<', 50, 'it was woken, not timed out (60 s)');
 note(sprintf('returned %.1f ms after the commit', $woken_after * 1000));
 
+# consume waits on the whole stream: a commit to any shard wakes it
+$node->safe_psql('postgres', q{
+SELECT kinesis.create_stream('multi', 4);
+SELECT kinesis.create_application('app', 'multi');
+SELECT count(*) FROM kinesis.acquire_leases('app', 'worker');
+});
+($out, $err) = ('', '');
+$started = time();
+my $consumer = IPC::Run::start(
+	[
+		'psql', '-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('postgres'), '-c',
+		"SELECT shard_id || ':' || convert_from(data, 'UTF8') FROM kinesis.consume('app', 'worker', 100, 60000)"
+	],
+	'>', \$out, '2>', \$err);
+ok( $node->poll_query_until('postgres', q{
+SELECT count(*) = 1 FROM pg_stat_activity
+ WHERE query LIKE '%consume%60000%' AND wait_event_type = 'Extension' AND pid <> pg_backend_pid()}),
+	'consume sleeps while its shards are empty');
+$node->safe_psql('postgres',
+	"SELECT kinesis.put_record('multi', 'third', 'k', 200000000000000000000000000000000000000)");
+$consumer->finish;
+is($?, 0, 'consume succeeded');
+is($out =~ s/\s+$//r, 'shardId-000000000002:third', 'it returned the record of the shard written');
+cmp_ok(time() - $started, '<', 50, 'consume was woken, not timed out (60 s)');
+
 $node->stop;
 done_testing();
