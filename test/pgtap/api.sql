@@ -2,7 +2,7 @@
 -- plane and Capacity planning sections with its argument types, names and
 -- defaults and its result; the composite types; kinesis.error_codes.
 BEGIN;
-SELECT plan(94);
+SELECT plan(103);
 
 -- "name type" of each input argument, from proargnames/proargmodes
 CREATE FUNCTION pg_temp.in_args(f regprocedure) RETURNS text[] LANGUAGE sql AS $$
@@ -314,6 +314,33 @@ SELECT function_returns('kinesis', 'list_stream_consumers', ARRAY['text'],
     'setof kinesis.stream_consumer', 'list_stream_consumers returns a set of kinesis.stream_consumer');
 SELECT function_returns('kinesis', 'deregister_stream_consumer', ARRAY['text', 'text'],
     'void', 'deregister_stream_consumer returns void');
+
+-- consumer applications (issue 5)
+SELECT is(pg_get_function_arguments('kinesis.create_application(text, text, text, integer)'::regprocedure),
+    'application_name text, stream_name text, initial_position text DEFAULT ''TRIM_HORIZON''::text, failover_time_ms integer DEFAULT 10000',
+    'create_application arguments and defaults');
+SELECT is(pg_get_function_arguments('kinesis.acquire_leases(text, text, integer)'::regprocedure),
+    'application_name text, worker_id text, max_leases integer DEFAULT NULL::integer',
+    'acquire_leases arguments and default');
+SELECT is(pg_temp.out_cols('kinesis.acquire_leases(text, text, integer)'),
+    ARRAY['shard_id text', 'lease_token bigint', 'checkpoint numeric'], 'acquire_leases result columns');
+SELECT is(pg_get_function_arguments('kinesis.consume(text, text, integer, integer)'::regprocedure),
+    'application_name text, worker_id text, "limit" integer DEFAULT 1000, wait_ms integer DEFAULT 0',
+    'consume arguments and defaults');
+SELECT is(pg_temp.out_cols('kinesis.consume(text, text, integer, integer)'),
+    ARRAY['shard_id text', 'lease_token bigint', 'sequence_number numeric',
+          'approximate_arrival_timestamp timestamp with time zone', 'partition_key text', 'data bytea'],
+    'consume result columns');
+SELECT is(pg_temp.in_args('kinesis.checkpoint(text, text, numeric, bigint)'),
+    ARRAY['application_name text', 'shard_id text', 'sequence_number numeric', 'lease_token bigint'],
+    'checkpoint arguments');
+SELECT is(pg_temp.in_args('kinesis.release_leases(text, text)'),
+    ARRAY['application_name text', 'worker_id text'], 'release_leases arguments');
+SELECT is(pg_temp.in_args('kinesis.drop_application(text)'),
+    ARRAY['application_name text'], 'drop_application arguments');
+SELECT is(pg_get_function_arguments('kinesis.subscribe_to_shard(text, text, text, text, numeric, timestamp with time zone, integer, integer)'::regprocedure),
+    'stream_name text, consumer_name text, shard_id text, starting_position_type text, starting_sequence_number numeric DEFAULT NULL::numeric, "timestamp" timestamp with time zone DEFAULT NULL::timestamp with time zone, wait_ms integer DEFAULT 5000, "limit" integer DEFAULT 10000',
+    'subscribe_to_shard arguments and defaults');
 
 ------------------------------------------------------------------------
 -- Composite types
