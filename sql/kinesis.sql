@@ -356,6 +356,11 @@ CREATE TYPE kinesis.stream_consumer AS (
     consumer_creation_timestamp timestamptz
 );
 
+CREATE FUNCTION kinesis.sequence_number_timestamp(sequence_number numeric)
+RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'kinesis_sequence_number_timestamp' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION kinesis.sequence_number_timestamp(numeric) IS 'the arrival second a sequence number carries';
+
 CREATE FUNCTION kinesis.create_application(application_name text, stream_name text,
                                            initial_position text DEFAULT 'TRIM_HORIZON',
                                            failover_time_ms integer DEFAULT 10000)
@@ -395,7 +400,7 @@ COMMENT ON FUNCTION kinesis.release_leases(text, text) IS 'gives a worker''s lea
 CREATE FUNCTION kinesis.application_status(application_name text)
 RETURNS TABLE(shard_id text, lease_owner text, lease_token bigint, checkpoint numeric,
               shard_end boolean, owner_switches_since_checkpoint integer,
-              last_heartbeat timestamptz, lease_expired boolean)
+              last_heartbeat timestamptz, lease_expired boolean, millis_behind_latest bigint)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -408,13 +413,19 @@ BEGIN
     SELECT 'shardId-' || lpad(l.shard_index::text, 12, '0'), l.lease_owner, l.lease_counter,
            l.checkpoint, l.shard_end, l.owner_switches_since_checkpoint, l.renewed_at,
            l.lease_owner IS NOT NULL
-             AND l.renewed_at <= now() - make_interval(secs => a.failover_time_ms / 1000.0)
+             AND l.renewed_at <= now() - make_interval(secs => a.failover_time_ms / 1000.0),
+           (SELECT CASE WHEN l.checkpoint IS NOT NULL AND h.last_arrival IS NOT NULL THEN
+                        greatest(0, (extract(epoch FROM h.last_arrival
+                                             - kinesis.sequence_number_timestamp(l.checkpoint))
+                                     * 1000)::bigint) END
+              FROM kinesis._shard_horizon() h
+             WHERE h.stream_id = a.stream_id AND h.shard_index = l.shard_index)
       FROM kinesis.leases l JOIN kinesis.applications a USING (application_name)
      WHERE l.application_name = $1
      ORDER BY l.shard_index;
 END
 $$;
-COMMENT ON FUNCTION kinesis.application_status(text) IS 'per shard of an application: owner, token, checkpoint, last heartbeat';
+COMMENT ON FUNCTION kinesis.application_status(text) IS 'per shard of an application: owner, token, checkpoint, last heartbeat, lag to the second';
 
 CREATE TYPE kinesis.subscribe_to_shard_event AS (
     records                         kinesis.record[],

@@ -100,6 +100,14 @@ SELECT kinesis.checkpoint('cons', s.shard_id, max(c.sequence_number), s.lease_to
  GROUP BY s.shard_id, s.lease_token;
 SELECT count(*), clock_timestamp() - statement_timestamp() >= interval '200 ms' AS waited
   FROM kinesis.consume('cons', 'w', wait_ms => 200);
+-- lag: behind the shard's newest record by the seconds the sequence numbers carry
+SELECT count(*) FILTER (WHERE millis_behind_latest >= 0) AS measured,
+       count(*) FILTER (WHERE millis_behind_latest IS NULL) AS not_checkpointed
+  FROM kinesis.application_status('cons');
+SELECT bool_and(kinesis.sequence_number_timestamp(sequence_number)
+                = date_trunc('second', approximate_arrival_timestamp)) AS arrival_second
+  FROM kinesis.read_records('ap', '1');
+SELECT sqlerr($$SELECT kinesis.sequence_number_timestamp(42)$$);
 DROP TABLE results;
 SELECT kinesis.drop_application('cons');
 
