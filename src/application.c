@@ -631,7 +631,7 @@ consume_once(AppRow *app, HeldLease *leases, int n, int limit, Tuplestorestate *
 			KinesisShardCounter(leases[i].checkpoint, stream, shard, "checkpoint");
 		total += KinesisConsumeShard(stream, shard, after, Min(share, limit - total), store, desc,
 									 CStringGetTextDatum(KinesisShardIdString(shard->shard_index)),
-									 Int64GetDatum(leases[i].token));
+									 Int64GetDatum(leases[i].token), app->name);
 		if (unlock)
 			UnlockRelationOid(shard->relid, RowShareLock);
 	}

@@ -1000,10 +1000,12 @@ kinesis_subscribe_to_shard(PG_FUNCTION_ARGS)
 	ref.stream_id = stream->stream_id;
 	ref.created = stream->created_at;
 	page.after = start_position(fcinfo, type, 4, stream, shard);
+	(void) KinesisThrottleConsumerRead(stream, shard, consumer, true);
 
 	record_array_begin(&records, owner);
 	read_waiting(&ref, &stream, &shard, limit, wait_ms, start, record_desc,
 				 &records, &page, &target);
+	KinesisThrottleConsumerBytes(stream, shard, consumer, page.bytes);
 	KinesisMetricAdd(shard->state, KM_OUTGOING_BYTES, page.bytes);
 	KinesisMetricAdd(shard->state, KM_OUTGOING_RECORDS, records.n);
 	PG_RETURN_DATUM(read_result(owner, result_desc, record_type, &records, &page,
@@ -1121,18 +1123,22 @@ KinesisShardLatestSeqNo(KinesisStream *stream, KinesisShard *shard)
 /*
  * Append up to limit records of a locked, attached shard after the
  * counter after to store, as rows (shard_id, token, sequence_number,
- * approximate_arrival_timestamp, partition_key, data) for consume.
- * Returns the number of rows.
+ * approximate_arrival_timestamp, partition_key, data) for consume, paid
+ * from the consumer's read budget.  Returns the number of rows.
  */
 int
 KinesisConsumeShard(KinesisStream *stream, KinesisShard *shard, int64 after,
 					int limit, Tuplestorestate *store, TupleDesc desc,
-					Datum shard_id, Datum token)
+					Datum shard_id, Datum token, const char *consumer)
 {
 	ReadTarget	target;
 	ShardScan	scan;
 	int			n = 0;
+	int64		bytes = 0;
 
+	/* a consumer over its budget on this shard skips it for now */
+	if (!KinesisThrottleConsumerRead(stream, shard, consumer, false))
+		return 0;
 	read_target(stream, shard, &target);
 	shard_scan_begin(&scan, &target, after);
 	while (n < limit && shard_scan_next(&scan))
@@ -1150,8 +1156,12 @@ KinesisConsumeShard(KinesisStream *stream, KinesisShard *shard, int64 after,
 		values[4] = record[3];
 		values[5] = record[2];
 		tuplestore_putvalues(store, desc, values, nulls);
+		bytes += toast_raw_datum_size(record[2]);
 		n++;
 	}
 	shard_scan_end(&scan, false);
+	KinesisThrottleConsumerBytes(stream, shard, consumer, bytes);
+	KinesisMetricAdd(shard->state, KM_OUTGOING_BYTES, bytes);
+	KinesisMetricAdd(shard->state, KM_OUTGOING_RECORDS, n);
 	return n;
 }

@@ -326,7 +326,8 @@ extern void KinesisArenaClaim(Size size);
 /* LWLocks of the "kinesis" tranche */
 #define KINESIS_LWLOCK_SHARDS	0	/* stable.c: the shard state table */
 #define KINESIS_LWLOCK_WORKERS	1	/* launcher.c: the worker slots */
-#define KINESIS_LWLOCKS			2
+#define KINESIS_LWLOCK_BUDGETS	2	/* throttle.c: the consumer budgets */
+#define KINESIS_LWLOCKS			3
 
 /* in launcher.c */
 extern void KinesisLauncherInit(void);
@@ -429,7 +430,7 @@ extern int64 KinesisShardCounter(Datum seqnum, KinesisStream *stream, KinesisSha
 extern Datum KinesisShardLatestSeqNo(KinesisStream *stream, KinesisShard *shard);
 extern int	KinesisConsumeShard(KinesisStream *stream, KinesisShard *shard, int64 after,
 								int limit, Tuplestorestate *store, TupleDesc desc,
-								Datum shard_id, Datum token);
+								Datum shard_id, Datum token, const char *consumer);
 
 /* in metrics.c */
 extern void KinesisMetricsInit(KinesisShardState *state);
@@ -457,6 +458,12 @@ extern void KinesisAutoscaleReshard(const char *stream_name, int32 index, int32 
 									const char *detail);
 
 /* in throttle.c */
+extern Size KinesisThrottleShmemSize(void);
+extern void KinesisThrottleShmemInit(void);
+extern bool KinesisThrottleConsumerRead(KinesisStream *stream, KinesisShard *shard,
+										const char *consumer, bool raise);
+extern void KinesisThrottleConsumerBytes(KinesisStream *stream, KinesisShard *shard,
+										 const char *consumer, int64 bytes);
 extern void KinesisThrottleInit(KinesisShardState *state);
 extern bool KinesisThrottled(KinesisStream *stream);
 extern bool KinesisThrottleWrite(KinesisShard *shard, int64 bytes, TimestampTz now);

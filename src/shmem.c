@@ -27,8 +27,9 @@ kinesis_shmem_request(void)
 {
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
-	RequestAddinShmemSpace(add_size(KinesisStableShmemSize(),
-									KinesisLauncherShmemSize()));
+	RequestAddinShmemSpace(add_size(add_size(KinesisStableShmemSize(),
+											 KinesisLauncherShmemSize()),
+									KinesisThrottleShmemSize()));
 	RequestNamedLWLockTranche("kinesis", KINESIS_LWLOCKS);
 }
 
@@ -41,6 +42,7 @@ kinesis_shmem_startup(void)
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	KinesisStableShmemInit();
 	KinesisLauncherShmemInit();
+	KinesisThrottleShmemInit();
 	LWLockRelease(AddinShmemInitLock);
 }
 

@@ -18,13 +18,26 @@
  * freezes the buckets, one that moves it forward fills them.  Tokens are
  * not given back when the transaction aborts.
  *
+ * Registered consumers (subscribe_to_shard, consume) read from their own
+ * budget instead, 2 MiB per second per shard and consumer as in Kinesis'
+ * enhanced fan-out, kept in a shared hash table of consumer budgets keyed
+ * by shard and a hash of the consumer's name.  When that table is full a
+ * read goes unmetered.
+ *
  * Processes: client backends.  Locking: the shard state's spinlock, held
- * for a refill and a comparison; no table writes.
+ * for a refill and a comparison; the budget table's LWLock to find or add
+ * a budget, its spinlock to use it; no table writes.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "common/hashfn.h"
+#include "miscadmin.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
+#include "utils/hsearch.h"
 #include "utils/timestamp.h"
 
 #include "kinesis.h"
@@ -166,4 +179,131 @@ KinesisThrottleError(KinesisStream *stream, KinesisShard *shard, bool write)
 			 errdetail("A shard of a provisioned stream takes at most 1 MiB and 1000 records per second.") :
 			 errdetail("A shard of a provisioned stream serves at most 2 MiB and 5 get_records calls per second."),
 			 errhint("Retry after a pause, add shards with kinesis.update_shard_count, or switch the stream to ON_DEMAND.")));
+}
+
+/* A consumer's read budget on one shard */
+typedef struct BudgetKey
+{
+	Oid			dboid;
+	int32		shard_index;
+	int64		stream_id;
+	uint32		consumer;		/* hash of the consumer's name */
+	uint32		pad;
+} BudgetKey;
+
+typedef struct Budget
+{
+	BudgetKey	key;			/* hash key, must be first */
+	slock_t		mutex;
+	TimestampTz time;			/* last refill */
+	int64		level;			/* bytes, in millionths */
+} Budget;
+
+#define BUDGETS				(2 * kinesis_max_shards)
+#define CONSUMER_READ_RATE	(2 * 1024 * 1024)
+
+static HTAB *budgets = NULL;
+static LWLock *budgets_lock = NULL;
+
+Size
+KinesisThrottleShmemSize(void)
+{
+	return hash_estimate_size(BUDGETS, sizeof(Budget));
+}
+
+void
+KinesisThrottleShmemInit(void)
+{
+	HASHCTL		info;
+
+	memset(&info, 0, sizeof(info));
+	info.keysize = sizeof(BudgetKey);
+	info.entrysize = sizeof(Budget);
+	budgets = ShmemInitHash("kinesis consumer budgets", BUDGETS, BUDGETS,
+							&info, HASH_ELEM | HASH_BLOBS);
+	budgets_lock = &(GetNamedLWLockTranche("kinesis"))[KINESIS_LWLOCK_BUDGETS].lock;
+}
+
+/*
+ * The budget of a consumer on a shard, created full; NULL when the table
+ * is full.
+ */
+static Budget *
+budget_of(KinesisStream *stream, KinesisShard *shard, const char *consumer)
+{
+	BudgetKey	key;
+	Budget	   *budget;
+	bool		found;
+
+	memset(&key, 0, sizeof(key));
+	key.dboid = MyDatabaseId;
+	key.shard_index = shard->shard_index;
+	key.stream_id = stream->stream_id;
+	key.consumer = hash_bytes((const unsigned char *) consumer, strlen(consumer));
+
+	LWLockAcquire(budgets_lock, LW_SHARED);
+	budget = hash_search(budgets, &key, HASH_FIND, NULL);
+	LWLockRelease(budgets_lock);
+	if (budget != NULL)
+		return budget;
+
+	LWLockAcquire(budgets_lock, LW_EXCLUSIVE);
+	budget = hash_search(budgets, &key, HASH_ENTER_NULL, &found);
+	if (budget != NULL && !found)
+	{
+		SpinLockInit(&budget->mutex);
+		budget->time = KinesisNow();
+		budget->level = (int64) CONSUMER_READ_RATE * TOKEN;
+	}
+	LWLockRelease(budgets_lock);
+	return budget;
+}
+
+/*
+ * Whether a registered consumer may read a shard, paying afterwards with
+ * KinesisThrottleConsumerBytes: not while it is in debt there.  With raise,
+ * a refusal is KN005.
+ */
+bool
+KinesisThrottleConsumerRead(KinesisStream *stream, KinesisShard *shard, const char *consumer,
+							bool raise)
+{
+	Budget	   *budget;
+	TimestampTz now = KinesisNow();
+	bool		admitted;
+
+	if (!kinesis_enforce_limits || (budget = budget_of(stream, shard, consumer)) == NULL)
+		return true;
+	SpinLockAcquire(&budget->mutex);
+	if (now > budget->time)
+	{
+		budget->level = Min(budget->level + Min(now - budget->time, MAX_REFILL_USECS) *
+							(int64) CONSUMER_READ_RATE, (int64) CONSUMER_READ_RATE * TOKEN);
+		budget->time = now;
+	}
+	admitted = budget->level > 0;
+	SpinLockRelease(&budget->mutex);
+	if (!admitted && raise)
+		ereport(ERROR,
+				(errcode(ERRCODE_KINESIS_THROUGHPUT_EXCEEDED),
+				 errmsg("rate exceeded for consumer \"%s\" on shard \"%s\" in stream \"%s\"",
+						consumer, KinesisShardIdString(shard->shard_index), stream->name),
+				 errdetail("A registered consumer reads at most 2 MiB per second from each shard.")));
+	return admitted;
+}
+
+/*
+ * Pay for the bytes a consumer's admitted read returned.
+ */
+void
+KinesisThrottleConsumerBytes(KinesisStream *stream, KinesisShard *shard,
+							 const char *consumer, int64 bytes)
+{
+	Budget	   *budget;
+
+	if (!kinesis_enforce_limits || (budget = budget_of(stream, shard, consumer)) == NULL)
+		return;
+	SpinLockAcquire(&budget->mutex);
+	budget->level -= bytes * TOKEN;
+	SpinLockRelease(&budget->mutex);
 }

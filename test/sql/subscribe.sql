@@ -36,6 +36,24 @@ SELECT count(*) FROM generate_series(1, 8) i,
        LATERAL kinesis.subscribe_to_shard('sub', 'app', '0', 'TRIM_HORIZON', wait_ms => 0, "limit" => i);
 RESET kinesis.enforce_limits;
 
+-- each registered consumer reads 2 MiB a second per shard on its own budget
+SELECT kinesis.create_stream('bud', 1);
+SELECT consumer_name FROM kinesis.register_stream_consumer('bud', 'c1');
+SELECT consumer_name FROM kinesis.register_stream_consumer('bud', 'c2');
+SELECT count(*) FROM generate_series(1, 2) b, LATERAL kinesis.put_records('bud',
+         array_fill(convert_to(repeat('x', 2999 + b), 'UTF8'), ARRAY[500]),
+         array_fill('k'::text, ARRAY[500]));
+SET kinesis.enforce_limits = on;
+SELECT cardinality(records) FROM kinesis.subscribe_to_shard('bud', 'c1', '0', 'TRIM_HORIZON', wait_ms => 0);
+SET kinesis.debug_clock_offset = '-1h';
+SELECT sqlerr($$SELECT kinesis.subscribe_to_shard('bud', 'c1', '0', 'TRIM_HORIZON', wait_ms => 0)$$);
+SELECT cardinality(records) FROM kinesis.subscribe_to_shard('bud', 'c2', '0', 'TRIM_HORIZON', wait_ms => 0);
+SET kinesis.debug_clock_offset = '1h';
+SELECT cardinality(records) AS after_refill FROM kinesis.subscribe_to_shard('bud', 'c1', '0', 'TRIM_HORIZON', wait_ms => 0, "limit" => 10);
+RESET kinesis.debug_clock_offset;
+RESET kinesis.enforce_limits;
+SELECT kinesis.delete_stream('bud', enforce_consumer_deletion => true);
+
 -- the end of a closed shard
 SELECT kinesis.split_shard('sub', '0', 2);
 SELECT cardinality(records), continuation_sequence_number IS NULL AS ended,
