@@ -157,19 +157,12 @@ BEGIN
             MESSAGE = format('application "%s" does not exist', $1);
     END IF;
     RETURN QUERY
-    SELECT 'shardId-' || lpad(l.shard_index::text, 12, '0'), l.lease_owner, l.lease_counter,
-           l.checkpoint, l.shard_end, l.owner_switches_since_checkpoint, l.renewed_at,
-           l.lease_owner IS NOT NULL
-             AND l.renewed_at <= now() - make_interval(secs => a.failover_time_ms / 1000.0),
-           (SELECT CASE WHEN l.checkpoint IS NOT NULL AND h.last_arrival IS NOT NULL THEN
-                        greatest(0, (extract(epoch FROM h.last_arrival
-                                             - kinesis.sequence_number_timestamp(l.checkpoint))
-                                     * 1000)::bigint) END
-              FROM kinesis._shard_horizon() h
-             WHERE h.stream_id = a.stream_id AND h.shard_index = l.shard_index)
-      FROM kinesis.leases l JOIN kinesis.applications a USING (application_name)
-     WHERE l.application_name = $1
-     ORDER BY l.shard_index;
+    SELECT v.shard_id, v.lease_owner, v.lease_token, v.checkpoint, v.shard_end,
+           v.owner_switches_since_checkpoint, v.last_heartbeat, v.lease_expired,
+           v.millis_behind_latest
+      FROM kinesis.application_leases v
+     WHERE v.application_name = $1
+     ORDER BY v.shard_id;
 END
 $$;
 COMMENT ON FUNCTION kinesis.application_status(text) IS 'per shard of an application: owner, token, checkpoint, last heartbeat, lag to the second';
@@ -314,3 +307,25 @@ SELECT s.stream_name,
   JOIN kinesis.streams s USING (stream_id);
 COMMENT ON VIEW kinesis.metrics IS 'per-minute CloudWatch metrics of streams (shard_id NULL) and shards';
 GRANT SELECT ON kinesis.metrics TO PUBLIC;
+
+-- Every lease of every application: owner and last heartbeat, checkpoint,
+-- and lag behind the shard's newest record (to the second; NULL before a
+-- checkpoint or when the shard had no put since the server started).
+CREATE VIEW kinesis.application_leases AS
+SELECT a.application_name, s.stream_name,
+       'shardId-' || lpad(l.shard_index::text, 12, '0') AS shard_id,
+       l.lease_owner, l.lease_counter AS lease_token, l.checkpoint, l.shard_end,
+       l.owner_switches_since_checkpoint, l.renewed_at AS last_heartbeat,
+       l.lease_owner IS NOT NULL
+         AND l.renewed_at <= now() - make_interval(secs => a.failover_time_ms / 1000.0) AS lease_expired,
+       (SELECT CASE WHEN l.checkpoint IS NOT NULL AND h.last_arrival IS NOT NULL THEN
+                    greatest(0, (extract(epoch FROM h.last_arrival
+                                         - kinesis.sequence_number_timestamp(l.checkpoint))
+                                 * 1000)::bigint) END
+          FROM kinesis._shard_horizon() h
+         WHERE h.stream_id = a.stream_id AND h.shard_index = l.shard_index) AS millis_behind_latest
+  FROM kinesis.leases l
+  JOIN kinesis.applications a USING (application_name)
+  JOIN kinesis.streams s ON s.stream_id = a.stream_id;
+COMMENT ON VIEW kinesis.application_leases IS 'every lease of every consumer application: owner, heartbeat, checkpoint, lag';
+GRANT SELECT ON kinesis.application_leases TO PUBLIC;

@@ -104,6 +104,8 @@ SELECT count(*), clock_timestamp() - statement_timestamp() >= interval '200 ms' 
 SELECT count(*) FILTER (WHERE millis_behind_latest >= 0) AS measured,
        count(*) FILTER (WHERE millis_behind_latest IS NULL) AS not_checkpointed
   FROM kinesis.application_status('cons');
+SELECT application_name, stream_name, count(*) AS leases, count(lease_owner) AS owned
+  FROM kinesis.application_leases GROUP BY 1, 2 ORDER BY 1;
 SELECT bool_and(kinesis.sequence_number_timestamp(sequence_number)
                 = date_trunc('second', approximate_arrival_timestamp)) AS arrival_second
   FROM kinesis.read_records('ap', '1');
