@@ -832,6 +832,20 @@ read_waiting(ShardRef *ref, KinesisStream **stream, KinesisShard **shard,
 }
 
 /*
+ * The result type of a read function, whose first column is an array of
+ * kinesis.record, and that record type.
+ */
+static void
+result_types(FunctionCallInfo fcinfo, TupleDesc *result_desc, Oid *record_type,
+			 TupleDesc *record_desc)
+{
+	if (get_call_result_type(fcinfo, NULL, result_desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "a read function must return a composite type");
+	*record_type = get_element_type(TupleDescAttr(*result_desc, 0)->atttypid);
+	*record_desc = lookup_rowtype_tupdesc_copy(*record_type, -1);
+}
+
+/*
  * The next shard iterator of a get_records read.
  */
 static Datum
@@ -896,10 +910,7 @@ kinesis_get_records(PG_FUNCTION_ARGS)
 	wait_ms = wait_arg(fcinfo, 2);
 	KinesisIteratorDecode(PG_GETARG_TEXT_PP(0), &it);
 
-	if (get_call_result_type(fcinfo, NULL, &result_desc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "get_records must return a composite type");
-	record_type = get_element_type(TupleDescAttr(result_desc, 0)->atttypid);
-	record_desc = lookup_rowtype_tupdesc_copy(record_type, -1);
+	result_types(fcinfo, &result_desc, &record_type, &record_desc);
 
 	ref.stream_name = it.stream_name;
 	ref.index = it.shard_index;
@@ -984,10 +995,7 @@ kinesis_subscribe_to_shard(PG_FUNCTION_ARGS)
 	wait_ms = wait_arg(fcinfo, 6);
 	limit = KinesisLimitArg(fcinfo, 7);
 
-	if (get_call_result_type(fcinfo, NULL, &result_desc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "subscribe_to_shard must return a composite type");
-	record_type = get_element_type(TupleDescAttr(result_desc, 0)->atttypid);
-	record_desc = lookup_rowtype_tupdesc_copy(record_type, -1);
+	result_types(fcinfo, &result_desc, &record_type, &record_desc);
 
 	open_ref(&ref, &stream, &shard);
 	if (!KinesisStreamHasConsumer(stream, consumer))
