@@ -24,7 +24,8 @@
  * transaction: results and checkpoint commit together.
  *
  * Processes: client backends.  Locking: acquire_leases and
- * release_leases lock the application's row (FOR UPDATE), so they take
+ * release_leases lock the application's row (FOR NO KEY UPDATE, which
+ * leaves the foreign-key checks of lease updates alone), so they take
  * turns per application; checkpoint locks the lease's row.  The catalog
  * is written as the extension owner; callers need SELECT on the stream.
  *
@@ -109,7 +110,7 @@ app_get(const char *name, bool lock)
 	KinesisSpiExec(lock ?
 				   "SELECT a.stream_id, s.stream_name, a.failover_time_ms"
 				   " FROM kinesis.applications a JOIN kinesis.streams s USING (stream_id)"
-				   " WHERE a.application_name = $1 FOR UPDATE OF a" :
+				   " WHERE a.application_name = $1 FOR NO KEY UPDATE OF a" :
 				   "SELECT a.stream_id, s.stream_name, a.failover_time_ms"
 				   " FROM kinesis.applications a JOIN kinesis.streams s USING (stream_id)"
 				   " WHERE a.application_name = $1",
@@ -288,6 +289,8 @@ sync_leases(Datum *values, Oid *types)
 	KinesisSpiExec("INSERT INTO kinesis.leases (application_name, shard_index)"
 				   " SELECT $1, shard_index FROM kinesis.shards"
 				   " WHERE stream_id = $3 AND expired_at IS NULL"
+				   " AND NOT EXISTS (SELECT FROM kinesis.leases l WHERE l.application_name = $1"
+				   " AND l.shard_index = kinesis.shards.shard_index)"
 				   " ON CONFLICT DO NOTHING",
 				   4, types, values, owner, SPI_OK_INSERT);
 	KinesisSpiExec("DELETE FROM kinesis.leases l WHERE application_name = $1"
@@ -309,7 +312,10 @@ take_free(Datum *values, Oid *types, int64 n)
 				   " owner_switches_since_checkpoint = t.owner_switches_since_checkpoint"
 				   "   + (t.lease_owner IS DISTINCT FROM $2)::int,"
 				   " renewed_at = pg_catalog.now()"
-				   " WHERE t.application_name = $1 AND t.shard_index IN ("
+				   " WHERE t.application_name = $1"
+				   " AND (t.lease_owner IS NULL OR t.renewed_at <= pg_catalog.now()"
+				   "  - pg_catalog.make_interval(secs => $4 / 1000.0))"
+				   " AND t.shard_index IN ("
 				   "  SELECT l.shard_index FROM (" WORKABLE_LEASES ") l"
 				   "  WHERE (l.lease_owner IS NULL OR " EXPIRED ")"
 				   "  ORDER BY l.shard_index LIMIT $5)",
