@@ -13,16 +13,27 @@
 # the maintenance pass that truncates them takes, dead tuples and size
 # left).  About a minute.
 #
-# BENCH_ONLY=throughput runs only the first part, BENCH_ONLY=lifecycle only
-# the second (default: both).
+# Then consumers, in a database of their own (procedures in
+# scripts/bench/consumers.sql): the latency from put_record to
+# subscribe_to_shard while 4 pgbench clients put batches into the other
+# shards of the same stream (a probe every 20 ms for 15 s carries its send
+# time; the subscriber computes the latency on the same server clock), and
+# the throughput of 4 application workers looping acquire_leases, consume
+# of 1,000 inserted into a table and checkpoint, over 200,000 preloaded
+# records in 8 shards (and whether the table holds each exactly once),
+# with acquire_leases before every batch or once a second, and of a single
+# worker for reference.  At most about 1.5 minutes.
+#
+# BENCH_ONLY=throughput, lifecycle or consumers runs only that part
+# (default: all three, in that order).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/cluster.sh
 
 ONLY=${BENCH_ONLY:-}
 case "$ONLY" in
-"" | throughput | lifecycle) ;;
-*) echo "BENCH_ONLY is throughput or lifecycle" >&2; exit 2 ;;
+"" | throughput | lifecycle | consumers) ;;
+*) echo "BENCH_ONLY is throughput, lifecycle or consumers" >&2; exit 2 ;;
 esac
 want() { [ -z "$ONLY" ] || [ "$ONLY" = "$1" ]; }
 
@@ -359,6 +370,156 @@ read -r trim_old_stored trim_stored <<<"$(awk '$1 == "stored" { print $2, $3 }' 
 read -r trim_old_read trim_read <<<"$(awk '$1 == "read" { print $2, $3 }' "$WORK/trim.out")"
 fi
 
+# --- consumers: subscribe_to_shard latency, consume + checkpoint --------------
+
+if want consumers; then
+as_user createdb consumers
+psql_c() { as_user psql -X -q -At -v ON_ERROR_STOP=1 -d consumers "$@"; }
+psql_c -c "CREATE EXTENSION kinesis"
+psql_c <scripts/bench/consumers.sql >/dev/null
+now_us() { date +%s%6N; }
+
+# Latency under load: a stream of 4 shards and a registered consumer.  4
+# pgbench clients put batches of 500 into shards 1-3 (explicit hash keys)
+# for the whole run; a prober session puts a record into shard 0 every
+# 20 ms for 15 s, each in its own transaction, its data the time before
+# the put; a subscriber session loops on subscribe_to_shard(shard 0,
+# AFTER_SEQUENCE_NUMBER continuation, wait_ms 5000) and takes the time
+# when a call returns.  Both times are the server's clock_timestamp(), so
+# the latency (put call, commit, wake-up, read) is exact.
+LAT_SECS=15 LAT_INTERVAL=0.02 LAT_CLIENTS=4 LAT_BATCH=500
+echo "put -> subscribe_to_shard latency ($LAT_CLIENTS clients put_records x$LAT_BATCH into 3 shards, a probe every 20 ms into a 4th, ${LAT_SECS} s)..."
+psql_c -c "SELECT kinesis.create_stream('lat', 4)" \
+	-c "SELECT kinesis.register_stream_consumer('lat', 'probe_reader')" >/dev/null
+read -r lat_shard lat_hash <<<"$(psql_c -F ' ' -c "SELECT shard_id, starting_hash_key
+    FROM kinesis.list_shards('lat') ORDER BY starting_hash_key LIMIT 1")"
+mapfile -t lat_load_hashes < <(psql_c -c "SELECT starting_hash_key
+    FROM kinesis.list_shards('lat') ORDER BY starting_hash_key OFFSET 1")
+elems="" keys="" hashes=""
+for i in $(seq 1 $LAT_BATCH); do
+	elems+="${elems:+,}\"\\\\x$DATA_HEX\""
+	keys+="${keys:+,}k$i-$RANDOM$RANDOM"
+	hashes+="${hashes:+,}${lat_load_hashes[$((i % ${#lat_load_hashes[@]}))]}"
+done
+PUT_LAT=$(echo "SELECT count(*) FROM kinesis.put_records('lat', '{$elems}'::bytea[], '{$keys}'::text[], '{$hashes}'::numeric[]);" | script put_lat.sql)
+psql_q -c "CHECKPOINT" >/dev/null
+psql_c -c "CALL bench_subscriber('lat', 'probe_reader', '$lat_shard', $((LAT_SECS + 30)))" &
+lat_sub_pid=$!
+sleep 0.5
+as_user pgbench -n -M prepared -c "$LAT_CLIENTS" -j "$LAT_CLIENTS" -T $((LAT_SECS + 3)) \
+	-f "$PUT_LAT" consumers >"$WORK/lat_pgbench.out" 2>&1 &
+lat_load_pid=$!
+sleep 1
+psql_c -c "CALL bench_prober('lat', $lat_hash, $LAT_SECS, $LAT_INTERVAL)"
+wait "$lat_sub_pid"
+if ! wait "$lat_load_pid"; then
+	cat "$WORK/lat_pgbench.out" >&2
+	echo "pgbench failed during the latency test" >&2
+	exit 1
+fi
+read -r lat_n lat_p50 lat_p90 lat_p99 lat_max <<<"$(psql_c -F ' ' -c "SELECT count(*),
+    round(percentile_disc(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 2),
+    round(percentile_disc(0.9) WITHIN GROUP (ORDER BY ms)::numeric, 2),
+    round(percentile_disc(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 2),
+    round(max(ms)::numeric, 2) FROM lat_samples")"
+read -r lat_puts lat_put_p50 lat_put_p99 lat_put_max <<<"$(psql_c -F ' ' -c "SELECT count(*),
+    round(percentile_disc(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 2),
+    round(percentile_disc(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 2),
+    round(max(ms)::numeric, 2) FROM lat_puts")"
+# the part after the prober's COMMIT returned (negative when the
+# subscriber had it first)
+read -r lat_del_p50 lat_del_p99 lat_del_max <<<"$(psql_c -F ' ' -c "SELECT
+    round(percentile_disc(0.5) WITHIN GROUP (ORDER BY s.ms - p.ms)::numeric, 2),
+    round(percentile_disc(0.99) WITHIN GROUP (ORDER BY s.ms - p.ms)::numeric, 2),
+    round(max(s.ms - p.ms)::numeric, 2) FROM lat_samples s JOIN lat_puts p USING (sent_us)")"
+read -r lat_calls lat_empty <<<"$(psql_c -F ' ' -c "SELECT calls, empty_calls FROM lat_calls")"
+lat_load_tps=$(awk '/^tps = / { print $3; exit }' "$WORK/lat_pgbench.out")
+
+# consume + checkpoint: 200,000 records of 200 bytes put into 8 shards
+# (partition keys k<batch>-<i>), then applications from TRIM_HORIZON over
+# them, one after the other, each with its workers (bench_consume_worker)
+# until every shard is checkpointed at its last record, or CONS_MAX_SECS:
+# 4 workers calling acquire_leases before every batch (the loop of the
+# README), 4 calling it once a second (the KCL renews on a timer), and for
+# reference a single worker (no other worker to contend with).  Then the
+# results table must hold each record put exactly once per application,
+# with its partition key and data.
+CONS_SHARDS=8 CONS_LIMIT=1000 CONS_BATCHES=400 CONS_MAX_SECS=20
+echo "loading $((CONS_BATCHES * 500)) records into $CONS_SHARDS shards for consume..."
+psql_c <<SQL >/dev/null
+SELECT kinesis.create_stream('cons', $CONS_SHARDS);
+INSERT INTO loaded
+SELECT p.shard_id, p.sequence_number, k.keys[p.ordinality]
+  FROM generate_series(1, $CONS_BATCHES) b,
+       LATERAL (SELECT ARRAY(SELECT 'k' || b || '-' || i FROM generate_series(1, 500) i) AS keys) k,
+       LATERAL kinesis.put_records('cons', array_fill('\\x$DATA_HEX'::bytea, ARRAY[500]), k.keys) p;
+INSERT INTO shard_last SELECT shard_id, max(sequence_number) FROM loaded GROUP BY shard_id;
+VACUUM ANALYZE;
+SQL
+cons_loaded=$(psql_c -c "SELECT count(*) FROM loaded WHERE sequence_number IS NOT NULL")
+
+# consume_run APP WORKERS RENEW_MS: runs WORKERS workers of a new
+# application APP and writes its result lines to $WORK/consume_APP.txt
+consume_run() {
+	local app=$1 workers=$2 renew=$3 t0 t1 p pids=() secs rate once how
+	local rows distinct matched unknown batches refused deadlocks idle acquires server_s per_worker
+	psql_c -c "SELECT kinesis.create_application('$app', 'cons')" >/dev/null
+	psql_q -c "CHECKPOINT" >/dev/null
+	how="acquire_leases $([ "$renew" = 0 ] && echo "before every batch" || echo "every $renew ms")"
+	echo "consume + checkpoint ($workers worker(s), consume limit $CONS_LIMIT, $how)..."
+	t0=$(now_us)
+	for w in $(seq 1 "$workers"); do
+		psql_c -c "CALL bench_consume_worker('$app', 'worker-$w', $CONS_LIMIT, $renew, $CONS_MAX_SECS)" &
+		pids+=($!)
+	done
+	for p in "${pids[@]}"; do
+		wait "$p" || { echo "a consume worker failed" >&2; exit 1; }
+	done
+	t1=$(now_us)
+	read -r rows distinct matched unknown <<<"$(psql_c -F ' ' <<SQL
+SELECT (SELECT count(*) FROM consumed WHERE app = '$app'),
+       (SELECT count(*) FROM (SELECT DISTINCT shard_id, sequence_number FROM consumed WHERE app = '$app') d),
+       (SELECT count(*) FROM loaded l
+         WHERE EXISTS (SELECT FROM consumed c
+                        WHERE c.app = '$app' AND c.shard_id = l.shard_id
+                          AND c.sequence_number = l.sequence_number AND c.partition_key = l.partition_key
+                          AND c.data = '\\x$DATA_HEX'::bytea)),
+       (SELECT count(*) FROM consumed c
+         WHERE c.app = '$app'
+           AND NOT EXISTS (SELECT FROM loaded l
+                            WHERE c.shard_id = l.shard_id AND c.sequence_number = l.sequence_number
+                              AND c.partition_key = l.partition_key AND c.data = '\\x$DATA_HEX'::bytea));
+SQL
+)"
+	read -r batches refused deadlocks idle acquires server_s <<<"$(psql_c -F ' ' -c "SELECT sum(batches),
+	    sum(refused), sum(deadlocks), sum(idle), sum(acquires),
+	    round(extract(epoch FROM max(finished) - min(started))::numeric, 2)
+	    FROM worker_stats WHERE app = '$app'")"
+	per_worker=$(psql_c -c "SELECT string_agg(worker || ' ' || records, ', ' ORDER BY worker)
+	    FROM worker_stats WHERE app = '$app'")
+	if [ "$rows" = "$cons_loaded" ] && [ "$distinct" = "$cons_loaded" ] && [ "$matched" = "$cons_loaded" ]; then
+		once=OK
+	elif [ "$rows" = "$distinct" ] && [ "$rows" = "$matched" ] && [ "$unknown" = 0 ]; then
+		once="INCOMPLETE ($((cons_loaded - matched)) not consumed by the time limit; none twice)"
+	else
+		once="MISMATCH ($((cons_loaded - matched)) missing, $((rows - distinct)) duplicated, $unknown not put)"
+	fi
+	secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", (b - a) / 1e6 }')
+	rate=$(awk -v n="$rows" -v s="$secs" 'BEGIN { printf "%.1fk", n / s / 1000 }')
+	printf '%s\n' "consume + checkpoint, $workers worker$([ "$workers" = 1 ] || echo s), $how: $rate records/s ($rows records in $secs s$(
+		[ "$rows" = "$cons_loaded" ] || echo ", stopped by the ${CONS_MAX_SECS} s limit"))" \
+		"  ($CONS_SHARDS shards, consume limit $CONS_LIMIT, each batch inserted into a table and checkpointed in one" \
+		"  transaction; $batches batches, $acquires acquire_leases calls; rolled back and retried: $refused refused" \
+		"  checkpoints (KN003, lease moved), $deadlocks deadlocks (40P01); $idle idle polls; $server_s s on the server;" \
+		"  $per_worker)" \
+		"  each record exactly once: $rows rows, $distinct distinct, $matched of $cons_loaded put: $once" |
+		as_user tee "$WORK/consume_$app.txt" >/dev/null
+}
+consume_run cons_every 4 0
+consume_run cons_timed 4 1000
+consume_run cons_single 1 0
+fi
+
 # --- report -----------------------------------------------------------------
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "n/a" }'; }
@@ -417,4 +578,18 @@ printf '%s\n' "trim 10M expired records: fill $(kilo "$fill_rate") rows/s; trim 
 	"  table size $trim_size (was $trim_size_before)" \
 	"  (old records left: $trim_old_stored in the table, $trim_old_read read back; $trim_stored newer records)" \
 	"  (passes: $trim_passes)"
+fi
+
+if want consumers; then
+kilo() { awk -v r="$1" 'BEGIN { printf "%.1fk", r / 1000 }'; }
+if [ "$lat_n" = "$lat_puts" ]; then lat_lost=0; else lat_lost="$((lat_puts - lat_n)) (MISMATCH)"; fi
+echo
+echo "consumers"
+printf '%s\n' "put -> subscribe_to_shard latency under load: p50 $lat_p50 ms, p90 $lat_p90 ms, p99 $lat_p99 ms, max $lat_max ms" \
+	"  (n=$lat_n, target p99 <= 10 ms; a probe every 20 ms into its own shard, the load $(kilo "$(rows "$lat_load_tps" "$LAT_BATCH")")" \
+	"  rows/s from $LAT_CLIENTS clients into the 3 other shards of the stream; of the latency, the probe's" \
+	"  put_record + commit: p50 $lat_put_p50 ms, p99 $lat_put_p99 ms, max $lat_put_max ms; from its commit returning" \
+	"  to receipt: p50 $lat_del_p50 ms, p99 $lat_del_p99 ms, max $lat_del_max ms; probes lost: $lat_lost;" \
+	"  $lat_calls subscribe_to_shard calls, $lat_empty of them empty)"
+cat "$WORK/consume_cons_every.txt" "$WORK/consume_cons_timed.txt" "$WORK/consume_cons_single.txt"
 fi
