@@ -20,15 +20,17 @@ COMMENT ON TABLE kinesis.scaling_events IS 'every split, merge, shard count upda
 -- holds the counters of src/kinesis.h's KinesisMetric in that order (a
 -- storage format: new counters are only ever appended); the view
 -- kinesis.metrics gives them their CloudWatch names.  shard_index -1 holds
--- a stream's call metrics.  No foreign key: a flush must not lock stream
+-- a stream's call metrics; rows with a consumer_name hold a registered
+-- consumer's reads of a shard in the GetRecords counters.  No foreign key: a flush must not lock stream
 -- rows (delete_stream would deadlock with a maintenance pass); rows of
 -- deleted streams are hidden by the view and deleted by the next flush.
 CREATE TABLE kinesis.metric_minutes (
-    stream_id   bigint NOT NULL,
-    shard_index integer NOT NULL,
-    minute      timestamptz NOT NULL,
-    counters    bigint[] NOT NULL,
-    PRIMARY KEY (stream_id, shard_index, minute)
+    stream_id       bigint NOT NULL,
+    shard_index     integer NOT NULL,
+    consumer_name   text NOT NULL DEFAULT '',
+    minute          timestamptz NOT NULL,
+    counters        bigint[] NOT NULL,
+    PRIMARY KEY (stream_id, shard_index, consumer_name, minute)
 );
 CREATE INDEX ON kinesis.metric_minutes (minute);
 COMMENT ON TABLE kinesis.metric_minutes IS 'per-minute counters of streams and shards; read kinesis.metrics instead';
@@ -257,42 +259,49 @@ COMMENT ON FUNCTION kinesis.run_maintenance() IS 'one pass of the periodic work 
 -- ages are in milliseconds; samples counts calls where it applies, so
 -- average is the mean latency or, for *.Success, the success rate.
 CREATE VIEW kinesis.metrics AS
-WITH defs (metric_name, unit, shard_level, stream_too, sum_at, samples_at, max_at, scale) AS (
+WITH defs (metric_name, unit, level, stream_too, sum_at, samples_at, max_at, scale) AS (
     VALUES
-    ('IncomingBytes', 'Bytes', true, true, 1, NULL, NULL, 1),
-    ('IncomingRecords', 'Count', true, true, 2, NULL, NULL, 1),
-    ('OutgoingBytes', 'Bytes', true, false, 3, NULL, NULL, 1),
-    ('OutgoingRecords', 'Count', true, false, 4, NULL, NULL, 1),
-    ('IteratorAgeMilliseconds', 'Milliseconds', true, false, NULL, NULL, 5, 1),
-    ('ReadProvisionedThroughputExceeded', 'Count', true, true, 6, NULL, NULL, 1),
-    ('WriteProvisionedThroughputExceeded', 'Count', true, true, 7, NULL, NULL, 1),
-    ('PutRecord.Success', 'Count', false, false, 9, 8, NULL, 1),
-    ('PutRecord.Bytes', 'Bytes', false, false, 10, NULL, NULL, 1),
-    ('PutRecord.Latency', 'Milliseconds', false, false, 11, 9, 12, 1000),
-    ('PutRecords.Success', 'Count', false, false, 14, 13, NULL, 1),
-    ('PutRecords.TotalRecords', 'Count', false, false, 15, NULL, NULL, 1),
-    ('PutRecords.SuccessfulRecords', 'Count', false, false, 16, NULL, NULL, 1),
-    ('PutRecords.ThrottledRecords', 'Count', false, false, 17, NULL, NULL, 1),
-    ('PutRecords.Bytes', 'Bytes', false, false, 18, NULL, NULL, 1),
-    ('PutRecords.Latency', 'Milliseconds', false, false, 19, 13, 20, 1000),
-    ('GetRecords.Success', 'Count', false, false, 22, 21, NULL, 1),
-    ('GetRecords.Bytes', 'Bytes', false, false, 23, NULL, NULL, 1),
-    ('GetRecords.Records', 'Count', false, false, 24, NULL, NULL, 1),
-    ('GetRecords.Latency', 'Milliseconds', false, false, 25, 22, 26, 1000),
-    ('GetRecords.IteratorAgeMilliseconds', 'Milliseconds', false, false, NULL, NULL, 27, 1)
+    ('IncomingBytes', 'Bytes', 'shard', true, 1, NULL, NULL, 1),
+    ('IncomingRecords', 'Count', 'shard', true, 2, NULL, NULL, 1),
+    ('OutgoingBytes', 'Bytes', 'shard', false, 3, NULL, NULL, 1),
+    ('OutgoingRecords', 'Count', 'shard', false, 4, NULL, NULL, 1),
+    ('IteratorAgeMilliseconds', 'Milliseconds', 'shard', false, NULL, NULL, 5, 1),
+    ('ReadProvisionedThroughputExceeded', 'Count', 'shard', true, 6, NULL, NULL, 1),
+    ('WriteProvisionedThroughputExceeded', 'Count', 'shard', true, 7, NULL, NULL, 1),
+    ('PutRecord.Success', 'Count', 'stream', false, 9, 8, NULL, 1),
+    ('PutRecord.Bytes', 'Bytes', 'stream', false, 10, NULL, NULL, 1),
+    ('PutRecord.Latency', 'Milliseconds', 'stream', false, 11, 9, 12, 1000),
+    ('PutRecords.Success', 'Count', 'stream', false, 14, 13, NULL, 1),
+    ('PutRecords.TotalRecords', 'Count', 'stream', false, 15, NULL, NULL, 1),
+    ('PutRecords.SuccessfulRecords', 'Count', 'stream', false, 16, NULL, NULL, 1),
+    ('PutRecords.ThrottledRecords', 'Count', 'stream', false, 17, NULL, NULL, 1),
+    ('PutRecords.Bytes', 'Bytes', 'stream', false, 18, NULL, NULL, 1),
+    ('PutRecords.Latency', 'Milliseconds', 'stream', false, 19, 13, 20, 1000),
+    ('GetRecords.Success', 'Count', 'stream', false, 22, 21, NULL, 1),
+    ('GetRecords.Bytes', 'Bytes', 'stream', false, 23, NULL, NULL, 1),
+    ('GetRecords.Records', 'Count', 'stream', false, 24, NULL, NULL, 1),
+    ('GetRecords.Latency', 'Milliseconds', 'stream', false, 25, 22, 26, 1000),
+    ('GetRecords.IteratorAgeMilliseconds', 'Milliseconds', 'stream', false, NULL, NULL, 27, 1),
+    ('SubscribeToShardEvent.Success', 'Count', 'consumer', false, 22, NULL, NULL, 1),
+    ('SubscribeToShardEvent.Bytes', 'Bytes', 'consumer', false, 23, NULL, NULL, 1),
+    ('SubscribeToShardEvent.Records', 'Count', 'consumer', false, 24, NULL, NULL, 1),
+    ('SubscribeToShardEvent.MillisBehindLatest', 'Milliseconds', 'consumer', false, NULL, NULL, 27, 1)
 ),
 metric_rows AS (
-    SELECT m.stream_id, m.shard_index, m.minute, d.metric_name, d.unit, d.stream_too,
+    SELECT m.stream_id, m.shard_index, nullif(m.consumer_name, '') AS consumer_name,
+           m.minute, d.metric_name, d.unit, d.stream_too,
            CASE WHEN d.scale = 1 THEN m.counters[d.sum_at]::numeric
                 ELSE round(m.counters[d.sum_at]::numeric / d.scale, 3) END AS sum,
            m.counters[d.samples_at] AS samples,
            CASE WHEN d.scale = 1 THEN m.counters[d.max_at]::numeric
                 ELSE round(m.counters[d.max_at]::numeric / d.scale, 3) END AS maximum
       FROM kinesis.metric_minutes m
-      JOIN defs d ON d.shard_level = (m.shard_index >= 0)
+      JOIN defs d ON d.level = CASE WHEN m.consumer_name <> '' THEN 'consumer'
+                                    WHEN m.shard_index >= 0 THEN 'shard' ELSE 'stream' END
 ),
 stream_rows AS (
-    SELECT stream_id, -1 AS shard_index, minute, metric_name, unit, false AS stream_too,
+    SELECT stream_id, -1 AS shard_index, NULL::text AS consumer_name, minute, metric_name, unit,
+           false AS stream_too,
            sum(sum) AS sum, NULL::bigint AS samples, NULL::numeric AS maximum
       FROM metric_rows
      WHERE stream_too
@@ -300,12 +309,12 @@ stream_rows AS (
 )
 SELECT s.stream_name,
        CASE WHEN r.shard_index >= 0 THEN 'shardId-' || lpad(r.shard_index::text, 12, '0') END AS shard_id,
-       r.minute, r.metric_name, r.unit, r.sum, r.samples,
+       r.consumer_name, r.minute, r.metric_name, r.unit, r.sum, r.samples,
        CASE WHEN r.samples > 0 THEN round(r.sum / r.samples, 3) END AS average,
        r.maximum
   FROM (SELECT * FROM metric_rows UNION ALL SELECT * FROM stream_rows) r
   JOIN kinesis.streams s USING (stream_id);
-COMMENT ON VIEW kinesis.metrics IS 'per-minute CloudWatch metrics of streams (shard_id NULL) and shards';
+COMMENT ON VIEW kinesis.metrics IS 'per-minute CloudWatch metrics of streams (shard_id NULL), shards and registered consumers';
 GRANT SELECT ON kinesis.metrics TO PUBLIC;
 
 -- Every lease of every application: owner and last heartbeat, checkpoint,

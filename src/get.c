@@ -1014,6 +1014,9 @@ kinesis_subscribe_to_shard(PG_FUNCTION_ARGS)
 	read_waiting(&ref, &stream, &shard, limit, wait_ms, start, record_desc,
 				 &records, &page, &target);
 	KinesisThrottleConsumerBytes(stream, shard, consumer, page.bytes);
+	KinesisMetricConsumerRead(stream, shard, consumer, records.n, page.bytes,
+							  page.complete ? 0 :
+							  Max(target.tip - page.last_arrival, 0) / 1000);
 	KinesisMetricAdd(shard->state, KM_OUTGOING_BYTES, page.bytes);
 	KinesisMetricAdd(shard->state, KM_OUTGOING_RECORDS, records.n);
 	PG_RETURN_DATUM(read_result(owner, result_desc, record_type, &records, &page,
@@ -1169,6 +1172,7 @@ KinesisConsumeShard(KinesisStream *stream, KinesisShard *shard, int64 after,
 	}
 	shard_scan_end(&scan, false);
 	KinesisThrottleConsumerBytes(stream, shard, consumer, bytes);
+	KinesisMetricConsumerRead(stream, shard, consumer, n, bytes, 0);
 	KinesisMetricAdd(shard->state, KM_OUTGOING_BYTES, bytes);
 	KinesisMetricAdd(shard->state, KM_OUTGOING_RECORDS, n);
 	return n;

@@ -464,6 +464,13 @@ extern bool KinesisThrottleConsumerRead(KinesisStream *stream, KinesisShard *sha
 										const char *consumer, bool raise);
 extern void KinesisThrottleConsumerBytes(KinesisStream *stream, KinesisShard *shard,
 										 const char *consumer, int64 bytes);
+extern void KinesisMetricConsumerRead(KinesisStream *stream, KinesisShard *shard,
+									  const char *consumer, int64 records, int64 bytes,
+									  int64 behind_ms);
+extern void KinesisThrottleWalkConsumers(void (*fn) (pg_atomic_uint64 *metrics, int64 stream_id,
+													 int32 shard_index, const char *consumer,
+													 void *arg),
+										 void *arg);
 extern void KinesisThrottleInit(KinesisShardState *state);
 extern bool KinesisThrottled(KinesisStream *stream);
 extern bool KinesisThrottleWrite(KinesisShard *shard, int64 bytes, TimestampTz now);

@@ -35,6 +35,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
+#include "utils/builtins.h"
 #include "executor/spi.h"
 #include "storage/lmgr.h"
 #include "utils/array.h"
@@ -48,6 +49,7 @@ typedef struct TakenCounters
 {
 	int64		stream_id;
 	int32		shard_index;
+	char		consumer[KINESIS_MAX_NAME_LEN + 1];	/* "" but for consumers */
 	Datum		values[KINESIS_NMETRICS];
 } TakenCounters;
 
@@ -110,37 +112,62 @@ KinesisMetricLatency(KinesisShardState *state, KinesisMetric sum, TimestampTz st
 }
 
 /*
- * Take the counters of one state of this database (a KinesisStableWalk
- * callback); states with nothing counted are left out.
+ * Take a set of counters into the flush; returns the row, or NULL when
+ * nothing was counted.
  */
-static void
-take_counters(KinesisShardState *state, void *arg)
+static TakenCounters *
+take(Taken *taken, pg_atomic_uint64 *metrics, int64 stream_id, int32 shard_index,
+	 const char *consumer)
 {
-	Taken	   *taken = arg;
 	TakenCounters row;
 	bool		any = false;
 	int			m;
 
 	for (m = 0; m < KINESIS_NMETRICS; m++)
 	{
-		uint64		v = pg_atomic_exchange_u64(&state->metrics[m], 0);
+		uint64		v = pg_atomic_exchange_u64(&metrics[m], 0);
 
 		row.values[m] = Int64GetDatum((int64) v);
 		any |= (v != 0);
 	}
 	if (!any)
-		return;
-	if (state->key.shard_index != KINESIS_STREAM_STATE)
-		KinesisAutoscaleFeed(state, DatumGetInt64(row.values[KM_INCOMING_BYTES]),
-							 DatumGetInt64(row.values[KM_INCOMING_RECORDS]));
+		return NULL;
 	if (taken->n == taken->size)
 	{
 		taken->size *= 2;
 		taken->rows = repalloc(taken->rows, sizeof(TakenCounters) * taken->size);
 	}
-	row.stream_id = state->key.stream_id;
-	row.shard_index = state->key.shard_index;
-	taken->rows[taken->n++] = row;
+	row.stream_id = stream_id;
+	row.shard_index = shard_index;
+	strlcpy(row.consumer, consumer, sizeof(row.consumer));
+	taken->rows[taken->n] = row;
+	return &taken->rows[taken->n++];
+}
+
+/*
+ * Take the counters of one state of this database (a KinesisStableWalk
+ * callback); a shard's writes also feed autoscaling.
+ */
+static void
+take_counters(KinesisShardState *state, void *arg)
+{
+	TakenCounters *row = take(arg, state->metrics, state->key.stream_id,
+							  state->key.shard_index, "");
+
+	if (row != NULL && state->key.shard_index != KINESIS_STREAM_STATE)
+		KinesisAutoscaleFeed(state, DatumGetInt64(row->values[KM_INCOMING_BYTES]),
+							 DatumGetInt64(row->values[KM_INCOMING_RECORDS]));
+}
+
+/*
+ * Take the counters of one registered consumer on one shard (a
+ * KinesisThrottleWalkConsumers callback).
+ */
+static void
+take_consumer_counters(pg_atomic_uint64 *metrics, int64 stream_id, int32 shard_index,
+					   const char *consumer, void *arg)
+{
+	(void) take(arg, metrics, stream_id, shard_index, consumer);
 }
 
 /*
@@ -168,7 +195,7 @@ int
 KinesisMetricsFlush(void)
 {
 	Taken		taken;
-	Oid			types[3] = {INT8OID, INT4OID, INT8ARRAYOID};
+	Oid			types[4] = {INT8OID, INT4OID, INT8ARRAYOID, TEXTOID};
 	Oid			owner = KinesisExtensionOwner();
 	Oid			table = KinesisCatalogTable("metric_minutes");
 	bool		keep = kinesis_metrics_history > 0 && OidIsValid(table);
@@ -185,6 +212,7 @@ KinesisMetricsFlush(void)
 	taken.n = 0;
 	taken.rows = palloc(sizeof(TakenCounters) * taken.size);
 	KinesisStableWalk(take_counters, &taken);
+	KinesisThrottleWalkConsumers(take_consumer_counters, &taken);
 
 	/*
 	 * With no history kept, or before ALTER EXTENSION UPDATE created the
@@ -192,20 +220,21 @@ KinesisMetricsFlush(void)
 	 */
 	for (i = 0; i < taken.n && keep; i++)
 	{
-		Datum		values[3];
+		Datum		values[4];
 
 		values[0] = Int64GetDatum(taken.rows[i].stream_id);
 		values[1] = Int32GetDatum(taken.rows[i].shard_index);
 		values[2] = PointerGetDatum(construct_array(taken.rows[i].values, KINESIS_NMETRICS,
 													INT8OID, sizeof(int64), FLOAT8PASSBYVAL,
 													TYPALIGN_DOUBLE));
+		values[3] = CStringGetTextDatum(taken.rows[i].consumer);
 		KinesisSpiExec("INSERT INTO kinesis.metric_minutes AS m"
-					   " (stream_id, shard_index, minute, counters)"
-					   " SELECT $1, $2, pg_catalog.date_trunc('minute', pg_catalog.now()), $3"
+					   " (stream_id, shard_index, consumer_name, minute, counters)"
+					   " SELECT $1, $2, $4, pg_catalog.date_trunc('minute', pg_catalog.now()), $3"
 					   " WHERE EXISTS (SELECT FROM kinesis.streams WHERE stream_id = $1)"
-					   " ON CONFLICT (stream_id, shard_index, minute) DO UPDATE"
+					   " ON CONFLICT (stream_id, shard_index, consumer_name, minute) DO UPDATE"
 					   " SET counters = kinesis._merge_counters(m.counters, excluded.counters)",
-					   3, types, values, owner, SPI_OK_INSERT);
+					   4, types, values, owner, SPI_OK_INSERT);
 	}
 
 	if (OidIsValid(table))

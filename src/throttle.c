@@ -197,6 +197,9 @@ typedef struct Budget
 	slock_t		mutex;
 	TimestampTz time;			/* last refill */
 	int64		level;			/* bytes, in millionths */
+	char		consumer[KINESIS_MAX_NAME_LEN + 1];
+	pg_atomic_uint64 metrics[KINESIS_NMETRICS]; /* the consumer's reads
+												 * of the shard (metrics.c) */
 } Budget;
 
 #define BUDGETS				(2 * kinesis_max_shards)
@@ -251,9 +254,14 @@ budget_of(KinesisStream *stream, KinesisShard *shard, const char *consumer)
 	budget = hash_search(budgets, &key, HASH_ENTER_NULL, &found);
 	if (budget != NULL && !found)
 	{
+		int			m;
+
 		SpinLockInit(&budget->mutex);
 		budget->time = KinesisNow();
 		budget->level = (int64) CONSUMER_READ_RATE * TOKEN;
+		strlcpy(budget->consumer, consumer, sizeof(budget->consumer));
+		for (m = 0; m < KINESIS_NMETRICS; m++)
+			pg_atomic_init_u64(&budget->metrics[m], 0);
 	}
 	LWLockRelease(budgets_lock);
 	return budget;
@@ -306,4 +314,53 @@ KinesisThrottleConsumerBytes(KinesisStream *stream, KinesisShard *shard,
 	SpinLockAcquire(&budget->mutex);
 	budget->level -= bytes * TOKEN;
 	SpinLockRelease(&budget->mutex);
+}
+
+/*
+ * Count a registered consumer's read of a shard in its metrics (the
+ * GetRecords counters of its budget, shown as SubscribeToShardEvent.*).
+ */
+void
+KinesisMetricConsumerRead(KinesisStream *stream, KinesisShard *shard, const char *consumer,
+						  int64 records, int64 bytes, int64 behind_ms)
+{
+	Budget	   *budget = budget_of(stream, shard, consumer);
+
+	if (budget == NULL)
+		return;
+	pg_atomic_fetch_add_u64(&budget->metrics[KM_GET_RECORDS_SUCCESS], 1);
+	pg_atomic_fetch_add_u64(&budget->metrics[KM_GET_RECORDS_RECORDS], (uint64) records);
+	pg_atomic_fetch_add_u64(&budget->metrics[KM_GET_RECORDS_BYTES], (uint64) bytes);
+	if (behind_ms > 0)
+	{
+		uint64		old = pg_atomic_read_u64(&budget->metrics[KM_GET_RECORDS_ITERATOR_AGE_MAX]);
+
+		while ((uint64) behind_ms > old &&
+			   !pg_atomic_compare_exchange_u64(&budget->metrics[KM_GET_RECORDS_ITERATOR_AGE_MAX],
+											   &old, (uint64) behind_ms))
+			;
+	}
+}
+
+/*
+ * Call fn on the metrics of every consumer budget of this database, under
+ * the table's lock in shared mode.
+ */
+void
+KinesisThrottleWalkConsumers(void (*fn) (pg_atomic_uint64 *metrics, int64 stream_id,
+										 int32 shard_index, const char *consumer, void *arg),
+							 void *arg)
+{
+	HASH_SEQ_STATUS status;
+	Budget	   *budget;
+
+	LWLockAcquire(budgets_lock, LW_SHARED);
+	hash_seq_init(&status, budgets);
+	while ((budget = hash_seq_search(&status)) != NULL)
+	{
+		if (budget->key.dboid == MyDatabaseId)
+			fn(budget->metrics, budget->key.stream_id, budget->key.shard_index,
+			   budget->consumer, arg);
+	}
+	LWLockRelease(budgets_lock);
 }

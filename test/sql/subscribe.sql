@@ -52,6 +52,13 @@ SET kinesis.debug_clock_offset = '1h';
 SELECT cardinality(records) AS after_refill FROM kinesis.subscribe_to_shard('bud', 'c1', '0', 'TRIM_HORIZON', wait_ms => 0, "limit" => 10);
 RESET kinesis.debug_clock_offset;
 RESET kinesis.enforce_limits;
+-- per consumer, the CloudWatch metrics of enhanced fan-out
+SELECT count(*) >= 0 FROM kinesis.run_maintenance();
+SELECT consumer_name, metric_name, sum(sum)
+  FROM kinesis.metrics
+ WHERE stream_name = 'bud' AND consumer_name IS NOT NULL
+   AND metric_name IN ('SubscribeToShardEvent.Success', 'SubscribeToShardEvent.Records')
+ GROUP BY 1, 2 ORDER BY 1, 2;
 SELECT kinesis.delete_stream('bud', enforce_consumer_deletion => true);
 
 -- the end of a closed shard
