@@ -66,20 +66,6 @@ typedef struct AppRow
 } AppRow;
 
 /*
- * The application_name argument, checked: the rules of consumer names.
- */
-static char *
-app_name_arg(FunctionCallInfo fcinfo, int argno)
-{
-	char	   *name;
-
-	KinesisRequireArg(fcinfo, argno, "application_name");
-	name = text_to_cstring(PG_GETARG_TEXT_PP(argno));
-	KinesisValidateName(name, "application name");
-	return name;
-}
-
-/*
  * The worker_id argument: 1 to 256 characters.
  */
 static char *
@@ -107,13 +93,12 @@ app_get(const char *name, bool lock)
 	Datum		value = CStringGetTextDatum(name);
 	AppRow		app;
 
-	KinesisSpiExec(lock ?
-				   "SELECT a.stream_id, s.stream_name, a.failover_time_ms"
-				   " FROM kinesis.applications a JOIN kinesis.streams s USING (stream_id)"
-				   " WHERE a.application_name = $1 FOR NO KEY UPDATE OF a" :
-				   "SELECT a.stream_id, s.stream_name, a.failover_time_ms"
-				   " FROM kinesis.applications a JOIN kinesis.streams s USING (stream_id)"
-				   " WHERE a.application_name = $1",
+#define APP_QUERY \
+	"SELECT a.stream_id, s.stream_name, a.failover_time_ms" \
+	" FROM kinesis.applications a JOIN kinesis.streams s USING (stream_id)" \
+	" WHERE a.application_name = $1"
+
+	KinesisSpiExec(lock ? APP_QUERY " FOR NO KEY UPDATE OF a" : APP_QUERY,
 				   1, &type, &value, lock ? KinesisExtensionOwner() : InvalidOid,
 				   SPI_OK_SELECT);
 	if (SPI_processed != 1)
@@ -192,7 +177,7 @@ kinesis_create_application(PG_FUNCTION_ARGS)
 	Datum		values[4];
 
 	kinesis_check_loaded();
-	name = app_name_arg(fcinfo, 0);
+	name = KinesisNameArg(fcinfo, 0, "application_name", "application name");
 	stream_name = KinesisStreamNameArg(fcinfo, 1);
 	KinesisRequireArg(fcinfo, 2, "initial_position");
 	position = KinesisEnumValue(text_to_cstring(PG_GETARG_TEXT_PP(2)), positions,
@@ -248,7 +233,7 @@ kinesis_drop_application(PG_FUNCTION_ARGS)
 	Datum		value;
 
 	kinesis_check_loaded();
-	name = app_name_arg(fcinfo, 0);
+	name = KinesisNameArg(fcinfo, 0, "application_name", "application name");
 
 	nestlevel = KinesisControlBegin("drop_application");
 	app = app_get(name, true);
@@ -368,7 +353,7 @@ kinesis_acquire_leases(PG_FUNCTION_ARGS)
 	uint64		i;
 
 	kinesis_check_loaded();
-	name = app_name_arg(fcinfo, 0);
+	name = KinesisNameArg(fcinfo, 0, "application_name", "application name");
 	worker = worker_arg(fcinfo, 1);
 	if (!PG_ARGISNULL(2))
 	{
@@ -459,7 +444,7 @@ kinesis_checkpoint(PG_FUNCTION_ARGS)
 	Datum		current;
 
 	kinesis_check_loaded();
-	name = app_name_arg(fcinfo, 0);
+	name = KinesisNameArg(fcinfo, 0, "application_name", "application name");
 	KinesisRequireArg(fcinfo, 1, "shard_id");
 	shard_id = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	KinesisRequireArg(fcinfo, 2, "sequence_number");
@@ -535,7 +520,7 @@ kinesis_release_leases(PG_FUNCTION_ARGS)
 	Datum		values[2];
 
 	kinesis_check_loaded();
-	name = app_name_arg(fcinfo, 0);
+	name = KinesisNameArg(fcinfo, 0, "application_name", "application name");
 	worker = worker_arg(fcinfo, 1);
 	PreventCommandIfReadOnly("release_leases");
 
@@ -672,15 +657,10 @@ kinesis_consume(PG_FUNCTION_ARGS)
 	TimestampTz deadline;
 
 	kinesis_check_loaded();
-	name = app_name_arg(fcinfo, 0);
+	name = KinesisNameArg(fcinfo, 0, "application_name", "application name");
 	worker = worker_arg(fcinfo, 1);
 	limit = KinesisLimitArg(fcinfo, 2);
-	KinesisRequireArg(fcinfo, 3, "wait_ms");
-	wait_ms = PG_GETARG_INT32(3);
-	if (wait_ms < 0 || wait_ms > KINESIS_MAX_WAIT_MS)
-		ereport(ERROR,
-				(errcode(ERRCODE_KINESIS_VALIDATION),
-				 errmsg("wait_ms must be between 0 and %d", KINESIS_MAX_WAIT_MS)));
+	wait_ms = KinesisWaitArg(fcinfo, 3);
 	PreventCommandIfReadOnly("consume");
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms);
 	InitMaterializedSRF(fcinfo, 0);

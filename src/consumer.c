@@ -46,20 +46,6 @@ PG_FUNCTION_INFO_V1(kinesis_deregister_stream_consumer);
 #define UNIX_TO_PG_SECS ((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY)
 
 /*
- * The consumer_name argument, checked: the rules of stream names.
- */
-static char *
-consumer_name_arg(FunctionCallInfo fcinfo, int argno)
-{
-	char	   *name;
-
-	KinesisRequireArg(fcinfo, argno, "consumer_name");
-	name = text_to_cstring(PG_GETARG_TEXT_PP(argno));
-	KinesisValidateName(name, "consumer name");
-	return name;
-}
-
-/*
  * A consumer's ARN: the stream's, "/consumer/", the name, ":" and the
  * creation time in Unix seconds.
  */
@@ -218,7 +204,7 @@ kinesis_register_stream_consumer(PG_FUNCTION_ARGS)
 
 	kinesis_check_loaded();
 	name = KinesisStreamNameArg(fcinfo, 0);
-	consumer = consumer_name_arg(fcinfo, 1);
+	consumer = KinesisNameArg(fcinfo, 1, "consumer_name", "consumer name");
 
 	nestlevel = KinesisControlBegin("register_stream_consumer");
 	row = KinesisStreamRowGet(name);
@@ -247,7 +233,7 @@ kinesis_describe_stream_consumer(PG_FUNCTION_ARGS)
 
 	kinesis_check_loaded();
 	name = KinesisStreamNameArg(fcinfo, 0);
-	consumer = consumer_name_arg(fcinfo, 1);
+	consumer = KinesisNameArg(fcinfo, 1, "consumer_name", "consumer name");
 
 	nestlevel = KinesisSpiBegin();
 	row = KinesisStreamRowGet(name);
@@ -313,7 +299,7 @@ kinesis_deregister_stream_consumer(PG_FUNCTION_ARGS)
 
 	kinesis_check_loaded();
 	name = KinesisStreamNameArg(fcinfo, 0);
-	consumer = consumer_name_arg(fcinfo, 1);
+	consumer = KinesisNameArg(fcinfo, 1, "consumer_name", "consumer name");
 
 	nestlevel = KinesisControlBegin("deregister_stream_consumer");
 	row = KinesisStreamRowGet(name);

@@ -752,26 +752,6 @@ read_page(ReadTarget *target, int32 limit, TupleDesc record_desc,
 		page->after = Max(page->after, target->bound - 1);
 }
 
-/*
- * The wait_ms argument of get_records: 0 to KINESIS_MAX_WAIT_MS.
- */
-static int32
-wait_arg(FunctionCallInfo fcinfo, int argno)
-{
-	int32		wait_ms;
-
-	if (PG_NARGS() <= argno)
-		return 0;
-	KinesisRequireArg(fcinfo, argno, "wait_ms");
-	wait_ms = PG_GETARG_INT32(argno);
-	if (wait_ms < 0 || wait_ms > KINESIS_MAX_WAIT_MS)
-		ereport(ERROR,
-				(errcode(ERRCODE_KINESIS_VALIDATION),
-				 errmsg("wait_ms must be between 0 and %d", KINESIS_MAX_WAIT_MS),
-				 errdetail("The value given was %d.", wait_ms)));
-	return wait_ms;
-}
-
 /* How a read finds its shard, again after a wait */
 typedef struct ShardRef
 {
@@ -813,7 +793,7 @@ read_waiting(ShardRef *ref, KinesisStream **stream, KinesisShard **shard,
 		{
 			remaining = (deadline - GetCurrentTimestamp() + 999) / 1000;
 			if (remaining > 0)
-				slot = KinesisStableWaitBegin(*stream, *shard);
+				slot = KinesisStableWaitBegin(*shard);
 		}
 		read_target(*stream, *shard, target);
 		read_page(target, limit, record_desc, records, page);
@@ -907,7 +887,7 @@ kinesis_get_records(PG_FUNCTION_ARGS)
 	kinesis_check_loaded();
 	KinesisRequireArg(fcinfo, 0, "shard_iterator");
 	limit = KinesisLimitArg(fcinfo, 1);
-	wait_ms = wait_arg(fcinfo, 2);
+	wait_ms = KinesisWaitArg(fcinfo, 2);
 	KinesisIteratorDecode(PG_GETARG_TEXT_PP(0), &it);
 
 	result_types(fcinfo, &result_desc, &record_type, &record_desc);
@@ -938,6 +918,19 @@ kinesis_get_records(PG_FUNCTION_ARGS)
 }
 
 /*
+ * The sequence number of a position (a counter) of a shard, carrying the
+ * arrival of the record there or, when none is known, the time the
+ * counter stands for (counters are microsecond clock values).
+ */
+static Datum
+position_seqno(KinesisShard *shard, int64 counter, TimestampTz arrival)
+{
+	if (arrival == 0)
+		arrival = Max(counter - UNIX_TO_PG_USECS, 0);
+	return KinesisRecordSeqNo(shard, counter, arrival, NULL);
+}
+
+/*
  * The continuation sequence number of a subscription read: the number of
  * the position reached (of the last record read, or of where the read
  * ended past gaps).
@@ -945,10 +938,7 @@ kinesis_get_records(PG_FUNCTION_ARGS)
 static Datum
 continuation_position(KinesisStream *stream, KinesisShard *shard, ReadPage *page)
 {
-	TimestampTz arrival = page->last_arrival != 0 ? page->last_arrival :
-	Max(page->after - UNIX_TO_PG_USECS, 0);
-
-	return KinesisRecordSeqNo(shard, page->after, arrival, NULL);
+	return position_seqno(shard, page->after, page->last_arrival);
 }
 
 /*
@@ -983,16 +973,14 @@ kinesis_subscribe_to_shard(PG_FUNCTION_ARGS)
 
 	kinesis_check_loaded();
 	ref.stream_name = KinesisStreamNameArg(fcinfo, 0);
-	KinesisRequireArg(fcinfo, 1, "consumer_name");
-	consumer = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	KinesisValidateName(consumer, "consumer name");
+	consumer = KinesisNameArg(fcinfo, 1, "consumer_name", "consumer name");
 	KinesisRequireArg(fcinfo, 2, "shard_id");
 	ref.shard_id = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	ref.index = -1;
 	ref.stream_id = 0;
 	ref.created = 0;
 	type = iterator_type_arg(fcinfo, 3, "starting_position_type");
-	wait_ms = wait_arg(fcinfo, 6);
+	wait_ms = KinesisWaitArg(fcinfo, 6);
 	limit = KinesisLimitArg(fcinfo, 7);
 
 	result_types(fcinfo, &result_desc, &record_type, &record_desc);
@@ -1128,7 +1116,7 @@ KinesisShardLatestSeqNo(KinesisStream *stream, KinesisShard *shard)
 	KinesisStableAttach(stream, shard);
 	read_target(stream, shard, &target);
 	counter = Max(target.bound - 1, 0);
-	return KinesisRecordSeqNo(shard, counter, Max(counter - UNIX_TO_PG_USECS, 0), NULL);
+	return position_seqno(shard, counter, 0);
 }
 
 /*

@@ -347,7 +347,7 @@ extern void KinesisStableShmemInit(void);
 extern void KinesisStableAttach(KinesisStream *stream, KinesisShard *shard);
 extern KinesisShardState *KinesisStableStreamState(KinesisStream *stream);
 typedef struct KinesisWaitSlot KinesisWaitSlot;
-extern KinesisWaitSlot *KinesisStableWaitBegin(KinesisStream *stream, KinesisShard *shard);
+extern KinesisWaitSlot *KinesisStableWaitBegin(KinesisShard *shard);
 extern KinesisWaitSlot *KinesisStableWaitBeginStream(KinesisStream *stream);
 extern void KinesisStableWaitSleep(KinesisWaitSlot *slot, long timeout_ms);
 extern void KinesisStableWaitEnd(KinesisWaitSlot *slot);
@@ -435,6 +435,7 @@ extern int	KinesisConsumeShard(KinesisStream *stream, KinesisShard *shard, int64
 /* in metrics.c */
 extern void KinesisMetricsInit(KinesisShardState *state);
 extern void KinesisMetricAdd(KinesisShardState *state, KinesisMetric m, int64 value);
+extern void KinesisCounterMax(pg_atomic_uint64 *counter, int64 value);
 extern void KinesisMetricMax(KinesisShardState *state, KinesisMetric m, int64 value);
 extern void KinesisMetricLatency(KinesisShardState *state, KinesisMetric sum,
 								 TimestampTz start);
@@ -480,7 +481,10 @@ extern char *KinesisThrottleEntryMessage(KinesisStream *stream, KinesisShard *sh
 extern void KinesisThrottleError(KinesisStream *stream, KinesisShard *shard, bool write);
 
 /* in validate.c */
+extern char *KinesisNameArg(FunctionCallInfo fcinfo, int argno, const char *argname,
+							const char *what);
 extern char *KinesisStreamNameArg(FunctionCallInfo fcinfo, int argno);
+extern int32 KinesisWaitArg(FunctionCallInfo fcinfo, int argno);
 extern void KinesisValidateName(const char *name, const char *what);
 extern void KinesisValidateStreamName(const char *name);
 extern void KinesisValidatePartitionKey(const char *key, int len, int entry);

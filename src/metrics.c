@@ -84,18 +84,27 @@ KinesisMetricAdd(KinesisShardState *state, KinesisMetric m, int64 value)
 }
 
 /*
- * Raise a maximum to value.
+ * Raise an atomic maximum to value.
+ */
+void
+KinesisCounterMax(pg_atomic_uint64 *counter, int64 value)
+{
+	uint64		old = pg_atomic_read_u64(counter);
+
+	while (value > 0 && (uint64) value > old)
+	{
+		if (pg_atomic_compare_exchange_u64(counter, &old, (uint64) value))
+			break;
+	}
+}
+
+/*
+ * Raise a maximum of a state to value.
  */
 void
 KinesisMetricMax(KinesisShardState *state, KinesisMetric m, int64 value)
 {
-	uint64		old = pg_atomic_read_u64(&state->metrics[m]);
-
-	while (value > 0 && (uint64) value > old)
-	{
-		if (pg_atomic_compare_exchange_u64(&state->metrics[m], &old, (uint64) value))
-			break;
-	}
+	KinesisCounterMax(&state->metrics[m], value);
 }
 
 /*

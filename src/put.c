@@ -104,34 +104,46 @@ check_record_size(KinesisStream *stream, int64 size, int ordinal)
 				 ordinal > 0 ? errcontext("record %d of the request", ordinal) : 0));
 }
 
+/* Entries by shard index, then in request order */
+static int
+entry_cmp_shard(const void *a, const void *b)
+{
+	const PutEntry *ea = *(PutEntry *const *) a;
+	const PutEntry *eb = *(PutEntry *const *) b;
+
+	if (ea->shard->shard_index != eb->shard->shard_index)
+		return ea->shard->shard_index < eb->shard->shard_index ? -1 : 1;
+	return ea->ordinal < eb->ordinal ? -1 : (ea->ordinal > eb->ordinal);
+}
+
 /*
- * Route every entry, lock the target shards' tables in shard index order
- * and attach their shared states.  Returns false when locking made the stream's cache entry
- * stale; the caller then looks the stream up again and starts over.
+ * Route every entry, sort them into order (by shard index, then request
+ * order), lock the target shards' tables in that order, as reshards do
+ * (reshard.c), and attach their shared states.  Returns false when locking
+ * made the stream's cache entry stale; the caller then looks the stream up
+ * again and starts over.
  */
 static bool
-route_and_lock(KinesisStream *stream, PutEntry *entries, int n)
+route_and_lock(KinesisStream *stream, PutEntry *entries, int n, PutEntry **order)
 {
 	int			i;
 
-	bool	   *used;
-
 	for (i = 0; i < n; i++)
-		entries[i].shard = KinesisShardForKey(stream, entries[i].hash_key);
-
-	/* lock in shard index order, as reshards do (reshard.c) */
-	used = palloc0(sizeof(bool) * stream->nshards);
-	for (i = 0; i < n; i++)
-		used[entries[i].shard - stream->shards] = true;
-	for (i = 0; i < stream->nshards; i++)
 	{
-		if (used[i] && !KinesisLockShard(stream, &stream->shards[i], RowExclusiveLock))
-			return false;
+		entries[i].shard = KinesisShardForKey(stream, entries[i].hash_key);
+		order[i] = &entries[i];
 	}
-	pfree(used);
+	if (n > 1)
+		qsort(order, n, sizeof(PutEntry *), entry_cmp_shard);
 
 	for (i = 0; i < n; i++)
-		KinesisStableAttach(stream, entries[i].shard);
+	{
+		if (i > 0 && order[i]->shard == order[i - 1]->shard)
+			continue;
+		if (!KinesisLockShard(stream, order[i]->shard, RowExclusiveLock))
+			return false;
+		KinesisStableAttach(stream, order[i]->shard);
+	}
 	return true;
 }
 
@@ -204,16 +216,6 @@ insert_shard_records(KinesisStream *stream, KinesisShard *shard, int16 segment,
 	table_close(rel, NoLock);	/* keep the lock until end of transaction */
 }
 
-static int
-entry_cmp_shard(const void *a, const void *b)
-{
-	const PutEntry *ea = *(PutEntry *const *) a;
-	const PutEntry *eb = *(PutEntry *const *) b;
-
-	if (ea->shard->shard_index != eb->shard->shard_index)
-		return ea->shard->shard_index < eb->shard->shard_index ? -1 : 1;
-	return ea->ordinal < eb->ordinal ? -1 : (ea->ordinal > eb->ordinal);
-}
 
 /*
  * Take write tokens for the entries in request order (throttle.c); marks
@@ -241,42 +243,39 @@ admit_entries(KinesisStream *stream, PutEntry *entries, int n)
 }
 
 /*
- * Allocate counters and insert the admitted entries: per shard one
- * allocation and one multi-insert, records of a shard in request order.
- * min_counter applies to the first shard only (put_record has one).
+ * Allocate counters and insert the admitted entries of order (sorted by
+ * route_and_lock): per shard one allocation and one multi-insert, records
+ * of a shard in request order.  min_counter applies to the first shard
+ * only (put_record has one).  Returns the bytes written.
  */
-static void
-write_entries(KinesisStream *stream, PutEntry *entries, int n,
+static int64
+write_entries(KinesisStream *stream, PutEntry **order, int n,
 			  int64 min_counter, TimestampTz arrival)
 {
-	PutEntry  **order = palloc(sizeof(PutEntry *) * n);
 	EState	   *estate = CreateExecutorState();
+	int64		total = 0;
+	int			nwrite = 0;
 	int			start;
 	int			i;
 
-	int			nwrite = 0;
-
 	for (i = 0; i < n; i++)
 	{
-		if (!entries[i].throttled)
-			order[nwrite++] = &entries[i];
+		if (!order[i]->throttled)
+			order[nwrite++] = order[i];
 	}
-	n = nwrite;
-	qsort(order, n, sizeof(PutEntry *), entry_cmp_shard);
 
-	for (start = 0; start < n;)
+	for (start = 0; start < nwrite;)
 	{
 		KinesisShard *shard = order[start]->shard;
 		int			end = start;
 		int64		first;
-		int64		bytes;
+		int64		bytes = 0;
 		int16		segment;
 
-		while (end < n && order[end]->shard == shard)
+		while (end < nwrite && order[end]->shard == shard)
 			end++;
 		first = KinesisStableAllocate(shard, end - start, min_counter, arrival,
 									  &segment);
-		bytes = 0;
 		for (i = start; i < end; i++)
 		{
 			order[i]->counter = first + (i - start);
@@ -286,9 +285,11 @@ write_entries(KinesisStream *stream, PutEntry *entries, int n,
 		KinesisMetricAdd(shard->state, KM_INCOMING_BYTES, bytes);
 		insert_shard_records(stream, shard, segment, order + start, end - start,
 							 arrival, estate);
+		total += bytes;
 		start = end;
 	}
 	FreeExecutorState(estate);
+	return total;
 }
 
 /*
@@ -342,6 +343,7 @@ kinesis_put_record(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	char	   *name;
 	PutEntry	entry;
+	PutEntry   *one = &entry;
 	KinesisStream *stream;
 	int64		min_counter = -1;
 	TimestampTz start = GetCurrentTimestamp();
@@ -366,7 +368,7 @@ kinesis_put_record(PG_FUNCTION_ARGS)
 	{
 		stream = writable_stream(name);
 		check_record_size(stream, entry.size, 0);
-	} while (!route_and_lock(stream, &entry, 1));
+	} while (!route_and_lock(stream, &entry, 1, &one));
 
 	if (!PG_ARGISNULL(4))
 		min_counter = ordering_min_counter(PG_GETARG_DATUM(4), entry.shard);
@@ -376,7 +378,7 @@ kinesis_put_record(PG_FUNCTION_ARGS)
 		KinesisThrottleError(stream, entry.shard, true);
 
 	arrival = GetCurrentTimestamp();
-	write_entries(stream, &entry, 1, min_counter, arrival);
+	write_entries(stream, &one, 1, min_counter, arrival);
 	KinesisMetricAdd(state, KM_PUT_RECORD_SUCCESS, 1);
 	KinesisMetricAdd(state, KM_PUT_RECORD_BYTES, entry.size);
 	KinesisMetricLatency(state, KM_PUT_RECORD_LATENCY, start);
@@ -475,18 +477,11 @@ put_records_entries(FunctionCallInfo fcinfo, PutEntry **result)
  * Count a put_records call in the stream's metrics.
  */
 static void
-count_put_records(KinesisStream *stream, PutEntry *entries, int n, int admitted,
+count_put_records(KinesisStream *stream, int n, int admitted, int64 bytes,
 				  TimestampTz start)
 {
 	KinesisShardState *state = KinesisStableStreamState(stream);
-	int64		bytes = 0;
-	int			i;
 
-	for (i = 0; i < n; i++)
-	{
-		if (!entries[i].throttled)
-			bytes += entries[i].size;
-	}
 	KinesisMetricAdd(state, KM_PUT_RECORDS_CALLS, 1);
 	KinesisMetricAdd(state, KM_PUT_RECORDS_SUCCESS, admitted > 0);
 	KinesisMetricAdd(state, KM_PUT_RECORDS_TOTAL_RECORDS, n);
@@ -512,11 +507,14 @@ kinesis_put_records(PG_FUNCTION_ARGS)
 	TimestampTz start = GetCurrentTimestamp();
 	TimestampTz arrival;
 	int			admitted;
+	PutEntry  **order;
+	int64		bytes;
 	int			i;
 
 	kinesis_check_loaded();
 	name = KinesisStreamNameArg(fcinfo, 0);
 	n = put_records_entries(fcinfo, &entries);
+	order = palloc(sizeof(PutEntry *) * n);
 	PreventCommandIfReadOnly("put_records");
 
 	do
@@ -524,12 +522,12 @@ kinesis_put_records(PG_FUNCTION_ARGS)
 		stream = writable_stream(name);
 		for (i = 0; i < n; i++)
 			check_record_size(stream, entries[i].size, entries[i].ordinal);
-	} while (!route_and_lock(stream, entries, n));
+	} while (!route_and_lock(stream, entries, n, order));
 
 	admitted = admit_entries(stream, entries, n);
 	arrival = GetCurrentTimestamp();
-	write_entries(stream, entries, n, -1, arrival);
-	count_put_records(stream, entries, n, admitted, start);
+	bytes = write_entries(stream, order, n, -1, arrival);
+	count_put_records(stream, n, admitted, bytes, start);
 
 	InitMaterializedSRF(fcinfo, 0);
 	for (i = 0; i < n; i++)

@@ -408,7 +408,7 @@ wake_readers(KinesisShardState *state)
  * computing the read bound.
  */
 KinesisWaitSlot *
-KinesisStableWaitBegin(KinesisStream *stream, KinesisShard *shard)
+KinesisStableWaitBegin(KinesisShard *shard)
 {
 	KinesisWaitSlot *slot = wait_slot(&shard->state->key);
 

@@ -79,6 +79,16 @@ KinesisThrottled(KinesisStream *stream)
 }
 
 /*
+ * A bucket's level after elapsed microseconds at rate tokens per second,
+ * capped at one second's worth.
+ */
+static int64
+refilled(int64 level, int64 elapsed, int64 rate)
+{
+	return Min(level + Min(elapsed, MAX_REFILL_USECS) * rate, rate * TOKEN);
+}
+
+/*
  * Add the tokens earned since the last refill; caller holds the mutex.
  * The clock moving back refills nothing.
  */
@@ -90,10 +100,9 @@ refill(KinesisShardState *state, TimestampTz now)
 
 	if (now <= state->bucket_time)
 		return;
-	elapsed = Min(now - state->bucket_time, MAX_REFILL_USECS);
+	elapsed = now - state->bucket_time;
 	for (b = 0; b < KINESIS_NBUCKETS; b++)
-		state->buckets[b] = Min(state->buckets[b] + elapsed * bucket_rate[b],
-								bucket_rate[b] * TOKEN);
+		state->buckets[b] = refilled(state->buckets[b], elapsed, bucket_rate[b]);
 	state->bucket_time = now;
 }
 
@@ -285,8 +294,7 @@ KinesisThrottleConsumerRead(KinesisStream *stream, KinesisShard *shard, const ch
 	SpinLockAcquire(&budget->mutex);
 	if (now > budget->time)
 	{
-		budget->level = Min(budget->level + Min(now - budget->time, MAX_REFILL_USECS) *
-							(int64) CONSUMER_READ_RATE, (int64) CONSUMER_READ_RATE * TOKEN);
+		budget->level = refilled(budget->level, now - budget->time, CONSUMER_READ_RATE);
 		budget->time = now;
 	}
 	admitted = budget->level > 0;
@@ -331,15 +339,7 @@ KinesisMetricConsumerRead(KinesisStream *stream, KinesisShard *shard, const char
 	pg_atomic_fetch_add_u64(&budget->metrics[KM_GET_RECORDS_SUCCESS], 1);
 	pg_atomic_fetch_add_u64(&budget->metrics[KM_GET_RECORDS_RECORDS], (uint64) records);
 	pg_atomic_fetch_add_u64(&budget->metrics[KM_GET_RECORDS_BYTES], (uint64) bytes);
-	if (behind_ms > 0)
-	{
-		uint64		old = pg_atomic_read_u64(&budget->metrics[KM_GET_RECORDS_ITERATOR_AGE_MAX]);
-
-		while ((uint64) behind_ms > old &&
-			   !pg_atomic_compare_exchange_u64(&budget->metrics[KM_GET_RECORDS_ITERATOR_AGE_MAX],
-											   &old, (uint64) behind_ms))
-			;
-	}
+	KinesisCounterMax(&budget->metrics[KM_GET_RECORDS_ITERATOR_AGE_MAX], behind_ms);
 }
 
 /*

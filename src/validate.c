@@ -59,17 +59,48 @@ KinesisValidateStreamName(const char *name)
 }
 
 /*
+ * A name argument (stream, consumer or application; what names it in
+ * messages), checked.
+ */
+char *
+KinesisNameArg(FunctionCallInfo fcinfo, int argno, const char *argname, const char *what)
+{
+	char	   *name;
+
+	KinesisRequireArg(fcinfo, argno, argname);
+	name = text_to_cstring(PG_GETARG_TEXT_PP(argno));
+	KinesisValidateName(name, what);
+	return name;
+}
+
+/*
  * The stream_name argument, checked.
  */
 char *
 KinesisStreamNameArg(FunctionCallInfo fcinfo, int argno)
 {
-	char	   *name;
+	return KinesisNameArg(fcinfo, argno, "stream_name", "stream name");
+}
 
-	KinesisRequireArg(fcinfo, argno, "stream_name");
-	name = text_to_cstring(PG_GETARG_TEXT_PP(argno));
-	KinesisValidateStreamName(name);
-	return name;
+/*
+ * The wait_ms argument of a read: 0 to KINESIS_MAX_WAIT_MS; 0 when the
+ * function has no such argument.
+ */
+int32
+KinesisWaitArg(FunctionCallInfo fcinfo, int argno)
+{
+	int32		wait_ms;
+
+	if (PG_NARGS() <= argno)
+		return 0;
+	KinesisRequireArg(fcinfo, argno, "wait_ms");
+	wait_ms = PG_GETARG_INT32(argno);
+	if (wait_ms < 0 || wait_ms > KINESIS_MAX_WAIT_MS)
+		ereport(ERROR,
+				(errcode(ERRCODE_KINESIS_VALIDATION),
+				 errmsg("wait_ms must be between 0 and %d", KINESIS_MAX_WAIT_MS),
+				 errdetail("The value given was %d.", wait_ms)));
+	return wait_ms;
 }
 
 /*
