@@ -279,37 +279,34 @@ call_step(void *arg)
 }
 
 /*
- * Run one maintenance step in a subtransaction; a lock timeout (a shard
- * busy with a long transaction) is reported and the pass goes on.  An
- * autoscaling step may fail in any way (a shard limit, say) without
- * stopping the pass: the failure is reported, and logged.
+ * Run one maintenance step in a subtransaction.  An error of SQLSTATE
+ * tolerated (KINESIS_ANY_ERROR: any) does not stop the pass: a lock
+ * timeout (a shard busy with a long transaction) is reported as such,
+ * other failures are reported and logged.
  */
 static void
 run_step(MaintenanceLog *log, StepArgs *args, int32 shard_index, const char *action,
-		 MaintenanceStep step)
+		 MaintenanceStep step, int tolerated)
 {
 	RunningStep running = {args, step, NULL};
-	bool		autoscaling = (step == autoscale_step);
 	char	   *message = NULL;
 
-	if (KinesisSubxactTry(call_step, &running,
-						  autoscaling ? KINESIS_ANY_ERROR : ERRCODE_LOCK_NOT_AVAILABLE,
-						  &message))
+	if (KinesisSubxactTry(call_step, &running, tolerated, &message))
 	{
 		if (running.detail)
 			log_action(log, args->stream->name, shard_index, action, running.detail);
 	}
-	else if (autoscaling)
+	else if (tolerated == ERRCODE_LOCK_NOT_AVAILABLE)
+		log_action(log, args->stream->name, shard_index, "skip",
+				   "shard busy, retried on the next pass");
+	else
 	{
 		ereport(LOG,
-				(errmsg("kinesis could not autoscale stream \"%s\": %s",
-						args->stream->name, message)));
+				(errmsg("kinesis maintenance could not %s in stream \"%s\": %s",
+						action, args->stream->name, message)));
 		log_action(log, args->stream->name, shard_index, "skip",
 				   psprintf("%s failed: %s", action, message));
 	}
-	else
-		log_action(log, args->stream->name, shard_index, "skip",
-				   "shard busy, retried on the next pass");
 }
 
 /*
@@ -332,7 +329,7 @@ maintain_stream(MaintenanceLog *log, KinesisStream *stream, TimestampTz now)
 		CHECK_FOR_INTERRUPTS();
 		args.shard = shard;
 		run_step(log, &args, shard->shard_index, closed ? "expire" : "rotate",
-				 closed ? expire_step : rotate_step);
+				 closed ? expire_step : rotate_step, ERRCODE_LOCK_NOT_AVAILABLE);
 	}
 
 	/* the steps above may have invalidated the stream's cache entry */
@@ -342,7 +339,8 @@ maintain_stream(MaintenanceLog *log, KinesisStream *stream, TimestampTz now)
 	args.stream = stream;
 	args.shard = NULL;
 	run_step(log, &args, args.decision.shard_index,
-			 args.decision.adjacent_index < 0 ? "split" : "merge", autoscale_step);
+			 args.decision.adjacent_index < 0 ? "split" : "merge", autoscale_step,
+			 KINESIS_ANY_ERROR);
 }
 
 /*
