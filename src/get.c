@@ -969,6 +969,7 @@ kinesis_subscribe_to_shard(PG_FUNCTION_ARGS)
 	MemoryContext owner = CurrentMemoryContext;
 	ReadPage	page;
 	ShardRef	ref;
+	KinesisBudget *budget;
 	TimestampTz start = GetCurrentTimestamp();
 
 	kinesis_check_loaded();
@@ -996,15 +997,14 @@ kinesis_subscribe_to_shard(PG_FUNCTION_ARGS)
 	ref.stream_id = stream->stream_id;
 	ref.created = stream->created_at;
 	page.after = start_position(fcinfo, type, 4, stream, shard);
-	(void) KinesisThrottleConsumerRead(stream, shard, consumer, true);
+	budget = KinesisConsumerBudget(stream, shard, consumer);
+	(void) KinesisBudgetAdmit(budget, stream, shard, true);
 
 	record_array_begin(&records, owner);
 	read_waiting(&ref, &stream, &shard, limit, wait_ms, start, record_desc,
 				 &records, &page, &target);
-	KinesisThrottleConsumerBytes(stream, shard, consumer, page.bytes);
-	KinesisMetricConsumerRead(stream, shard, consumer, records.n, page.bytes,
-							  page.complete ? 0 :
-							  Max(target.tip - page.last_arrival, 0) / 1000);
+	KinesisBudgetSpent(budget, records.n, page.bytes,
+					   page.complete ? 0 : Max(target.tip - page.last_arrival, 0) / 1000);
 	KinesisMetricAdd(shard->state, KM_OUTGOING_BYTES, page.bytes);
 	KinesisMetricAdd(shard->state, KM_OUTGOING_RECORDS, records.n);
 	PG_RETURN_DATUM(read_result(owner, result_desc, record_type, &records, &page,
@@ -1134,9 +1134,10 @@ KinesisConsumeShard(KinesisStream *stream, KinesisShard *shard, int64 after,
 	ShardScan	scan;
 	int			n = 0;
 	int64		bytes = 0;
+	KinesisBudget *budget = KinesisConsumerBudget(stream, shard, consumer);
 
 	/* a consumer over its budget on this shard skips it for now */
-	if (!KinesisThrottleConsumerRead(stream, shard, consumer, false))
+	if (!KinesisBudgetAdmit(budget, stream, shard, false))
 		return 0;
 	read_target(stream, shard, &target);
 	shard_scan_begin(&scan, &target, after);
@@ -1159,8 +1160,7 @@ KinesisConsumeShard(KinesisStream *stream, KinesisShard *shard, int64 after,
 		n++;
 	}
 	shard_scan_end(&scan, false);
-	KinesisThrottleConsumerBytes(stream, shard, consumer, bytes);
-	KinesisMetricConsumerRead(stream, shard, consumer, n, bytes, 0);
+	KinesisBudgetSpent(budget, n, bytes, 0);
 	KinesisMetricAdd(shard->state, KM_OUTGOING_BYTES, bytes);
 	KinesisMetricAdd(shard->state, KM_OUTGOING_RECORDS, n);
 	return n;

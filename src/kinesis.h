@@ -461,13 +461,13 @@ extern void KinesisAutoscaleReshard(const char *stream_name, int32 index, int32 
 /* in throttle.c */
 extern Size KinesisThrottleShmemSize(void);
 extern void KinesisThrottleShmemInit(void);
-extern bool KinesisThrottleConsumerRead(KinesisStream *stream, KinesisShard *shard,
-										const char *consumer, bool raise);
-extern void KinesisThrottleConsumerBytes(KinesisStream *stream, KinesisShard *shard,
-										 const char *consumer, int64 bytes);
-extern void KinesisMetricConsumerRead(KinesisStream *stream, KinesisShard *shard,
-									  const char *consumer, int64 records, int64 bytes,
-									  int64 behind_ms);
+typedef struct KinesisBudget KinesisBudget;
+extern KinesisBudget *KinesisConsumerBudget(KinesisStream *stream, KinesisShard *shard,
+											const char *consumer);
+extern bool KinesisBudgetAdmit(KinesisBudget *budget, KinesisStream *stream,
+							   KinesisShard *shard, bool raise);
+extern void KinesisBudgetSpent(KinesisBudget *budget, int64 records, int64 bytes,
+							   int64 behind_ms);
 extern void KinesisThrottleWalkConsumers(void (*fn) (pg_atomic_uint64 *metrics, int64 stream_id,
 													 int32 shard_index, const char *consumer,
 													 void *arg),

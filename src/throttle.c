@@ -200,7 +200,7 @@ typedef struct BudgetKey
 	uint32		pad;
 } BudgetKey;
 
-typedef struct Budget
+struct KinesisBudget
 {
 	BudgetKey	key;			/* hash key, must be first */
 	slock_t		mutex;
@@ -209,7 +209,7 @@ typedef struct Budget
 	char		consumer[KINESIS_MAX_NAME_LEN + 1];
 	pg_atomic_uint64 metrics[KINESIS_NMETRICS]; /* the consumer's reads
 												 * of the shard (metrics.c) */
-} Budget;
+};
 
 #define BUDGETS				(2 * kinesis_max_shards)
 #define CONSUMER_READ_RATE	(2 * 1024 * 1024)
@@ -220,7 +220,7 @@ static LWLock *budgets_lock = NULL;
 Size
 KinesisThrottleShmemSize(void)
 {
-	return hash_estimate_size(BUDGETS, sizeof(Budget));
+	return hash_estimate_size(BUDGETS, sizeof(KinesisBudget));
 }
 
 void
@@ -230,21 +230,21 @@ KinesisThrottleShmemInit(void)
 
 	memset(&info, 0, sizeof(info));
 	info.keysize = sizeof(BudgetKey);
-	info.entrysize = sizeof(Budget);
+	info.entrysize = sizeof(KinesisBudget);
 	budgets = ShmemInitHash("kinesis consumer budgets", BUDGETS, BUDGETS,
 							&info, HASH_ELEM | HASH_BLOBS);
 	budgets_lock = &(GetNamedLWLockTranche("kinesis"))[KINESIS_LWLOCK_BUDGETS].lock;
 }
 
 /*
- * The budget of a consumer on a shard, created full; NULL when the table
- * is full.
+ * The read budget of a registered consumer on a shard, created full; NULL
+ * when the table of budgets is full (the read then goes unmetered).
  */
-static Budget *
-budget_of(KinesisStream *stream, KinesisShard *shard, const char *consumer)
+KinesisBudget *
+KinesisConsumerBudget(KinesisStream *stream, KinesisShard *shard, const char *consumer)
 {
 	BudgetKey	key;
-	Budget	   *budget;
+	KinesisBudget *budget;
 	bool		found;
 
 	memset(&key, 0, sizeof(key));
@@ -277,19 +277,17 @@ budget_of(KinesisStream *stream, KinesisShard *shard, const char *consumer)
 }
 
 /*
- * Whether a registered consumer may read a shard, paying afterwards with
- * KinesisThrottleConsumerBytes: not while it is in debt there.  With raise,
- * a refusal is KN005.
+ * Whether a consumer may read with its budget: not while it is in debt.
+ * With raise, a refusal is KN005.
  */
 bool
-KinesisThrottleConsumerRead(KinesisStream *stream, KinesisShard *shard, const char *consumer,
-							bool raise)
+KinesisBudgetAdmit(KinesisBudget *budget, KinesisStream *stream, KinesisShard *shard,
+				   bool raise)
 {
-	Budget	   *budget;
 	TimestampTz now = KinesisNow();
 	bool		admitted;
 
-	if (!kinesis_enforce_limits || (budget = budget_of(stream, shard, consumer)) == NULL)
+	if (!kinesis_enforce_limits || budget == NULL)
 		return true;
 	SpinLockAcquire(&budget->mutex);
 	if (now > budget->time)
@@ -303,39 +301,28 @@ KinesisThrottleConsumerRead(KinesisStream *stream, KinesisShard *shard, const ch
 		ereport(ERROR,
 				(errcode(ERRCODE_KINESIS_THROUGHPUT_EXCEEDED),
 				 errmsg("rate exceeded for consumer \"%s\" on shard \"%s\" in stream \"%s\"",
-						consumer, KinesisShardIdString(shard->shard_index), stream->name),
+						budget->consumer, KinesisShardIdString(shard->shard_index),
+						stream->name),
 				 errdetail("A registered consumer reads at most 2 MiB per second from each shard.")));
 	return admitted;
 }
 
 /*
- * Pay for the bytes a consumer's admitted read returned.
+ * Pay for an admitted read from the budget, and count it in the consumer's
+ * metrics (the GetRecords counters of its budget, shown as
+ * SubscribeToShardEvent.*).
  */
 void
-KinesisThrottleConsumerBytes(KinesisStream *stream, KinesisShard *shard,
-							 const char *consumer, int64 bytes)
+KinesisBudgetSpent(KinesisBudget *budget, int64 records, int64 bytes, int64 behind_ms)
 {
-	Budget	   *budget;
-
-	if (!kinesis_enforce_limits || (budget = budget_of(stream, shard, consumer)) == NULL)
-		return;
-	SpinLockAcquire(&budget->mutex);
-	budget->level -= bytes * TOKEN;
-	SpinLockRelease(&budget->mutex);
-}
-
-/*
- * Count a registered consumer's read of a shard in its metrics (the
- * GetRecords counters of its budget, shown as SubscribeToShardEvent.*).
- */
-void
-KinesisMetricConsumerRead(KinesisStream *stream, KinesisShard *shard, const char *consumer,
-						  int64 records, int64 bytes, int64 behind_ms)
-{
-	Budget	   *budget = budget_of(stream, shard, consumer);
-
 	if (budget == NULL)
 		return;
+	if (kinesis_enforce_limits)
+	{
+		SpinLockAcquire(&budget->mutex);
+		budget->level -= bytes * TOKEN;
+		SpinLockRelease(&budget->mutex);
+	}
 	pg_atomic_fetch_add_u64(&budget->metrics[KM_GET_RECORDS_SUCCESS], 1);
 	pg_atomic_fetch_add_u64(&budget->metrics[KM_GET_RECORDS_RECORDS], (uint64) records);
 	pg_atomic_fetch_add_u64(&budget->metrics[KM_GET_RECORDS_BYTES], (uint64) bytes);
@@ -352,7 +339,7 @@ KinesisThrottleWalkConsumers(void (*fn) (pg_atomic_uint64 *metrics, int64 stream
 							 void *arg)
 {
 	HASH_SEQ_STATUS status;
-	Budget	   *budget;
+	KinesisBudget *budget;
 
 	LWLockAcquire(budgets_lock, LW_SHARED);
 	hash_seq_init(&status, budgets);
