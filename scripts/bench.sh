@@ -15,14 +15,16 @@
 #
 # Then consumers, in a database of their own (procedures in
 # scripts/bench/consumers.sql): the latency from put_record to
-# subscribe_to_shard while 4 pgbench clients put batches into the other
+# subscribe_to_shard while pgbench clients put batches into the other
 # shards of the same stream (a probe every 20 ms for 15 s carries its send
-# time; the subscriber computes the latency on the same server clock), and
+# time; the subscriber computes the latency on the same server clock), at
+# three loads: the other shards at their provisioned limit, the machine
+# saturated, and saturated with the probe committing asynchronously; and
 # the throughput of 4 application workers looping acquire_leases, consume
 # of 1,000 inserted into a table and checkpoint, over 200,000 preloaded
 # records in 8 shards (and whether the table holds each exactly once),
 # with acquire_leases before every batch or once a second, and of a single
-# worker for reference.  At most about 1.5 minutes.
+# worker for reference.  At most about 2.5 minutes.
 #
 # BENCH_ONLY=throughput, lifecycle or consumers runs only that part
 # (default: all three, in that order).
@@ -379,61 +381,93 @@ psql_c -c "CREATE EXTENSION kinesis"
 psql_c <scripts/bench/consumers.sql >/dev/null
 now_us() { date +%s%6N; }
 
-# Latency under load: a stream of 4 shards and a registered consumer.  4
-# pgbench clients put batches of 500 into shards 1-3 (explicit hash keys)
-# for the whole run; a prober session puts a record into shard 0 every
-# 20 ms for 15 s, each in its own transaction, its data the time before
-# the put; a subscriber session loops on subscribe_to_shard(shard 0,
+# Latency under load: a stream of 4 shards and a registered consumer.
+# pgbench clients put batches into shards 1-3 (explicit hash keys) for the
+# whole run; a prober session puts a record into shard 0 every 20 ms for
+# 15 s, each in its own transaction, its data the time before the put; a
+# subscriber session loops on subscribe_to_shard(shard 0,
 # AFTER_SEQUENCE_NUMBER continuation, wait_ms 5000) and takes the time
 # when a call returns.  Both times are the server's clock_timestamp(), so
-# the latency (put call, commit, wake-up, read) is exact.
-LAT_SECS=15 LAT_INTERVAL=0.02 LAT_CLIENTS=4 LAT_BATCH=500
-echo "put -> subscribe_to_shard latency ($LAT_CLIENTS clients put_records x$LAT_BATCH into 3 shards, a probe every 20 ms into a 4th, ${LAT_SECS} s)..."
-psql_c -c "SELECT kinesis.create_stream('lat', 4)" \
-	-c "SELECT kinesis.register_stream_consumer('lat', 'probe_reader')" >/dev/null
-read -r lat_shard lat_hash <<<"$(psql_c -F ' ' -c "SELECT shard_id, starting_hash_key
-    FROM kinesis.list_shards('lat') ORDER BY starting_hash_key LIMIT 1")"
-mapfile -t lat_load_hashes < <(psql_c -c "SELECT starting_hash_key
-    FROM kinesis.list_shards('lat') ORDER BY starting_hash_key OFFSET 1")
-elems="" keys="" hashes=""
-for i in $(seq 1 $LAT_BATCH); do
-	elems+="${elems:+,}\"\\\\x$DATA_HEX\""
-	keys+="${keys:+,}k$i-$RANDOM$RANDOM"
-	hashes+="${hashes:+,}${lat_load_hashes[$((i % ${#lat_load_hashes[@]}))]}"
-done
-PUT_LAT=$(echo "SELECT count(*) FROM kinesis.put_records('lat', '{$elems}'::bytea[], '{$keys}'::text[], '{$hashes}'::numeric[]);" | script put_lat.sql)
-psql_q -c "CHECKPOINT" >/dev/null
-psql_c -c "CALL bench_subscriber('lat', 'probe_reader', '$lat_shard', $((LAT_SECS + 30)))" &
-lat_sub_pid=$!
-sleep 0.5
-as_user pgbench -n -M prepared -c "$LAT_CLIENTS" -j "$LAT_CLIENTS" -T $((LAT_SECS + 3)) \
-	-f "$PUT_LAT" consumers >"$WORK/lat_pgbench.out" 2>&1 &
-lat_load_pid=$!
-sleep 1
-psql_c -c "CALL bench_prober('lat', $lat_hash, $LAT_SECS, $LAT_INTERVAL)"
-wait "$lat_sub_pid"
-if ! wait "$lat_load_pid"; then
-	cat "$WORK/lat_pgbench.out" >&2
-	echo "pgbench failed during the latency test" >&2
-	exit 1
-fi
-read -r lat_n lat_p50 lat_p90 lat_p99 lat_max <<<"$(psql_c -F ' ' -c "SELECT count(*),
-    round(percentile_disc(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 2),
-    round(percentile_disc(0.9) WITHIN GROUP (ORDER BY ms)::numeric, 2),
-    round(percentile_disc(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 2),
-    round(max(ms)::numeric, 2) FROM lat_samples")"
-read -r lat_puts lat_put_p50 lat_put_p99 lat_put_max <<<"$(psql_c -F ' ' -c "SELECT count(*),
-    round(percentile_disc(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 2),
-    round(percentile_disc(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 2),
-    round(max(ms)::numeric, 2) FROM lat_puts")"
-# the part after the prober's COMMIT returned (negative when the
-# subscriber had it first)
-read -r lat_del_p50 lat_del_p99 lat_del_max <<<"$(psql_c -F ' ' -c "SELECT
-    round(percentile_disc(0.5) WITHIN GROUP (ORDER BY s.ms - p.ms)::numeric, 2),
-    round(percentile_disc(0.99) WITHIN GROUP (ORDER BY s.ms - p.ms)::numeric, 2),
-    round(max(s.ms - p.ms)::numeric, 2) FROM lat_samples s JOIN lat_puts p USING (sent_us)")"
-read -r lat_calls lat_empty <<<"$(psql_c -F ' ' -c "SELECT calls, empty_calls FROM lat_calls")"
-lat_load_tps=$(awk '/^tps = / { print $3; exit }' "$WORK/lat_pgbench.out")
+# the latency (put call, commit, wake-up, read) is exact.  Three points,
+# each on a new stream:
+#   provisioned: the 3 load shards at their Kinesis write limit (1,000
+#     records/s each: 30 batches of 100 a second), the load a Kinesis
+#     stream of this size accepts and that its ~70 ms (enhanced fan-out)
+#     figure is quoted for;
+#   saturated: 4 clients putting batches of 500 as fast as the machine
+#     takes them (about 50 times the shards' limit);
+#   saturated, probe async: the same, the probe committing with
+#     synchronous_commit = off, so its latency no longer includes waiting
+#     for the WAL flush behind the load's WAL (what is left is delivery).
+LAT_SECS=15 LAT_INTERVAL=0.02 LAT_CLIENTS=4
+build_put_lat() {
+	local batch=$1 elems="" keys="" hashes="" i
+	for i in $(seq 1 "$batch"); do
+		elems+="${elems:+,}\"\\\\x$DATA_HEX\""
+		keys+="${keys:+,}k$i-$RANDOM$RANDOM"
+		hashes+="${hashes:+,}${lat_load_hashes[$((i % ${#lat_load_hashes[@]}))]}"
+	done
+	echo "SELECT count(*) FROM kinesis.put_records(:stream, '{$elems}'::bytea[], '{$keys}'::text[], '{$hashes}'::numeric[]);" |
+		script "put_lat_$batch.sql"
+}
+
+# lat_run NAME BATCH RATE(0: as fast as possible) PROBE_SYNC: one point,
+# its result lines in $WORK/lat_NAME.txt
+lat_run() {
+	local name=$1 batch=$2 rate=$3 sync=$4 stream="lat_$1" put rate_opt=() sub_pid load_pid
+	local n p50 p90 p99 max puts put_p50 put_p99 put_max del_p50 del_p99 del_max calls empty tps lost
+	psql_c -c "TRUNCATE lat_samples, lat_puts, lat_calls" \
+		-c "SELECT kinesis.create_stream('$stream', 4)" \
+		-c "SELECT kinesis.register_stream_consumer('$stream', 'probe_reader')" >/dev/null
+	read -r lat_shard lat_hash <<<"$(psql_c -F ' ' -c "SELECT shard_id, starting_hash_key
+	    FROM kinesis.list_shards('$stream') ORDER BY starting_hash_key LIMIT 1")"
+	mapfile -t lat_load_hashes < <(psql_c -c "SELECT starting_hash_key
+	    FROM kinesis.list_shards('$stream') ORDER BY starting_hash_key OFFSET 1")
+	put=$(build_put_lat "$batch")
+	[ "$rate" = 0 ] || rate_opt=(-R "$rate")
+	echo "put -> subscribe_to_shard latency, $name (${LAT_SECS} s)..."
+	psql_q -c "CHECKPOINT" >/dev/null
+	psql_c -c "CALL bench_subscriber('$stream', 'probe_reader', '$lat_shard', $((LAT_SECS + 30)))" &
+	sub_pid=$!
+	sleep 0.5
+	as_user pgbench -n -M prepared -c "$LAT_CLIENTS" -j "$LAT_CLIENTS" -T $((LAT_SECS + 3)) "${rate_opt[@]}" \
+		-D stream="$stream" -f "$put" consumers >"$WORK/lat_pgbench_$name.out" 2>&1 &
+	load_pid=$!
+	sleep 1
+	psql_c -c "SET synchronous_commit = $sync" -c "CALL bench_prober('$stream', $lat_hash, $LAT_SECS, $LAT_INTERVAL)"
+	wait "$sub_pid"
+	if ! wait "$load_pid"; then
+		cat "$WORK/lat_pgbench_$name.out" >&2
+		echo "pgbench failed during the latency test" >&2
+		exit 1
+	fi
+	read -r n p50 p90 p99 max <<<"$(psql_c -F ' ' -c "SELECT count(*),
+	    round(percentile_disc(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 2),
+	    round(percentile_disc(0.9) WITHIN GROUP (ORDER BY ms)::numeric, 2),
+	    round(percentile_disc(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 2),
+	    round(max(ms)::numeric, 2) FROM lat_samples")"
+	read -r puts put_p50 put_p99 put_max <<<"$(psql_c -F ' ' -c "SELECT count(*),
+	    round(percentile_disc(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 2),
+	    round(percentile_disc(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 2),
+	    round(max(ms)::numeric, 2) FROM lat_puts")"
+	# the part after the prober's COMMIT returned (negative when the
+	# subscriber had it first)
+	read -r del_p50 del_p99 del_max <<<"$(psql_c -F ' ' -c "SELECT
+	    round(percentile_disc(0.5) WITHIN GROUP (ORDER BY s.ms - p.ms)::numeric, 2),
+	    round(percentile_disc(0.99) WITHIN GROUP (ORDER BY s.ms - p.ms)::numeric, 2),
+	    round(max(s.ms - p.ms)::numeric, 2) FROM lat_samples s JOIN lat_puts p USING (sent_us)")"
+	read -r calls empty <<<"$(psql_c -F ' ' -c "SELECT calls, empty_calls FROM lat_calls")"
+	tps=$(awk '/^tps = / { print $3; exit }' "$WORK/lat_pgbench_$name.out")
+	if [ "$n" = "$puts" ]; then lost=0; else lost="$((puts - n)) (MISMATCH)"; fi
+	printf '%s\n' "put -> subscribe_to_shard, $name: p50 $p50 ms, p90 $p90 ms, p99 $p99 ms, max $max ms (n=$n)" \
+		"  load $(awk -v t="$tps" -v b="$batch" 'BEGIN { printf "%.1fk", t * b / 1000 }') rows/s into the 3 other shards;" \
+		"  the probe's put_record + commit (synchronous_commit $sync): p50 $put_p50 ms, p99 $put_p99 ms, max $put_max ms;" \
+		"  from its commit returning to receipt: p50 $del_p50 ms, p99 $del_p99 ms, max $del_max ms;" \
+		"  probes lost: $lost; $calls subscribe_to_shard calls, $empty of them empty" >"$WORK/lat_$name.txt"
+}
+lat_run provisioned 100 30 on
+lat_run saturated 500 0 on
+lat_run saturated_async 500 0 off
 
 # consume + checkpoint: 200,000 records of 200 bytes put into 8 shards
 # (partition keys k<batch>-<i>), then applications from TRIM_HORIZON over
@@ -582,14 +616,8 @@ fi
 
 if want consumers; then
 kilo() { awk -v r="$1" 'BEGIN { printf "%.1fk", r / 1000 }'; }
-if [ "$lat_n" = "$lat_puts" ]; then lat_lost=0; else lat_lost="$((lat_puts - lat_n)) (MISMATCH)"; fi
 echo
-echo "consumers"
-printf '%s\n' "put -> subscribe_to_shard latency under load: p50 $lat_p50 ms, p90 $lat_p90 ms, p99 $lat_p99 ms, max $lat_max ms" \
-	"  (n=$lat_n, target p99 <= 10 ms; a probe every 20 ms into its own shard, the load $(kilo "$(rows "$lat_load_tps" "$LAT_BATCH")")" \
-	"  rows/s from $LAT_CLIENTS clients into the 3 other shards of the stream; of the latency, the probe's" \
-	"  put_record + commit: p50 $lat_put_p50 ms, p99 $lat_put_p99 ms, max $lat_put_max ms; from its commit returning" \
-	"  to receipt: p50 $lat_del_p50 ms, p99 $lat_del_p99 ms, max $lat_del_max ms; probes lost: $lat_lost;" \
-	"  $lat_calls subscribe_to_shard calls, $lat_empty of them empty)"
+echo "consumers (target: put -> subscribe_to_shard p99 <= 10 ms under load)"
+cat "$WORK/lat_provisioned.txt" "$WORK/lat_saturated.txt" "$WORK/lat_saturated_async.txt"
 cat "$WORK/consume_cons_every.txt" "$WORK/consume_cons_timed.txt" "$WORK/consume_cons_single.txt"
 fi
