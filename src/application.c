@@ -98,9 +98,11 @@ app_get(const char *name, bool lock)
 	" FROM kinesis.applications a JOIN kinesis.streams s USING (stream_id)" \
 	" WHERE a.application_name = $1"
 
-	KinesisSpiExec(lock ? APP_QUERY " FOR NO KEY UPDATE OF a" : APP_QUERY,
-				   1, &type, &value, lock ? KinesisExtensionOwner() : InvalidOid,
-				   SPI_OK_SELECT);
+	if (lock)
+		KinesisSpiExecSaved(APP_QUERY " FOR NO KEY UPDATE OF a", 1, &type, &value, NULL,
+							KinesisExtensionOwner(), SPI_OK_SELECT);
+	else
+		KinesisSpiExecSaved(APP_QUERY, 1, &type, &value, NULL, InvalidOid, SPI_OK_SELECT);
 	if (SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_KINESIS_RESOURCE_NOT_FOUND),
@@ -197,8 +199,8 @@ kinesis_create_application(PG_FUNCTION_ARGS)
 	KinesisCheckStreamPrivilege(stream, ACL_SELECT);
 
 	values[0] = CStringGetTextDatum(name);
-	KinesisSpiExec("SELECT FROM kinesis.applications WHERE application_name = $1",
-				   1, types, values, InvalidOid, SPI_OK_SELECT);
+	KinesisSpiExecNulls("SELECT FROM kinesis.applications WHERE application_name = $1",
+				   1, types, values, NULL, InvalidOid, SPI_OK_SELECT);
 	if (SPI_processed > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_KINESIS_RESOURCE_IN_USE),
@@ -208,9 +210,9 @@ kinesis_create_application(PG_FUNCTION_ARGS)
 	values[1] = Int64GetDatum(row.stream_id);
 	values[2] = CStringGetTextDatum(positions[position]);
 	values[3] = Int32GetDatum(failover);
-	KinesisSpiExec("INSERT INTO kinesis.applications (application_name, stream_id,"
+	KinesisSpiExecNulls("INSERT INTO kinesis.applications (application_name, stream_id,"
 				   " initial_position, failover_time_ms) VALUES ($1, $2, $3, $4)",
-				   4, types, values, KinesisExtensionOwner(), SPI_OK_INSERT);
+				   4, types, values, NULL, KinesisExtensionOwner(), SPI_OK_INSERT);
 	/* registering invalidated the cached stream */
 	create_leases(name, KinesisStreamLookup(stream_name, false), position == 1);
 
@@ -240,8 +242,8 @@ kinesis_drop_application(PG_FUNCTION_ARGS)
 	(void) app_stream(&app);
 	row = KinesisStreamRowGet(app.stream_name);
 	value = CStringGetTextDatum(name);
-	KinesisSpiExec("DELETE FROM kinesis.applications WHERE application_name = $1",
-				   1, &type, &value, KinesisExtensionOwner(), SPI_OK_DELETE);
+	KinesisSpiExecNulls("DELETE FROM kinesis.applications WHERE application_name = $1",
+				   1, &type, &value, NULL, KinesisExtensionOwner(), SPI_OK_DELETE);
 	KinesisConsumerRemove(&row, name);
 	KinesisSpiEnd(nestlevel);
 	PG_RETURN_VOID();
@@ -263,6 +265,13 @@ kinesis_drop_application(PG_FUNCTION_ARGS)
 #define EXPIRED "l.renewed_at <= pg_catalog.now() - pg_catalog.make_interval(secs => $4 / 1000.0)"
 
 /*
+ * consume renews a lease only when it was last renewed a third of the
+ * failover time ago (the KCL's renewal period), so that most consume calls
+ * write nothing: no WAL flush at commit, no dead lease rows.
+ */
+#define RENEWAL_AGE "pg_catalog.make_interval(secs => $4 / 3000.0)"
+
+/*
  * Bring the leases in line with the shards: a lease for each new shard (at
  * the trim horizon), none for expired ones.
  */
@@ -271,17 +280,17 @@ sync_leases(Datum *values, Oid *types)
 {
 	Oid			owner = KinesisExtensionOwner();
 
-	KinesisSpiExec("INSERT INTO kinesis.leases (application_name, shard_index)"
+	KinesisSpiExecSaved("INSERT INTO kinesis.leases (application_name, shard_index)"
 				   " SELECT $1, shard_index FROM kinesis.shards"
 				   " WHERE stream_id = $3 AND expired_at IS NULL"
 				   " AND NOT EXISTS (SELECT FROM kinesis.leases l WHERE l.application_name = $1"
 				   " AND l.shard_index = kinesis.shards.shard_index)"
 				   " ON CONFLICT DO NOTHING",
-				   4, types, values, owner, SPI_OK_INSERT);
-	KinesisSpiExec("DELETE FROM kinesis.leases l WHERE application_name = $1"
+				   4, types, values, NULL, owner, SPI_OK_INSERT);
+	KinesisSpiExecSaved("DELETE FROM kinesis.leases l WHERE application_name = $1"
 				   " AND NOT EXISTS (SELECT FROM kinesis.shards s WHERE s.stream_id = $3"
 				   " AND s.shard_index = l.shard_index AND s.expired_at IS NULL)",
-				   4, types, values, owner, SPI_OK_DELETE);
+				   4, types, values, NULL, owner, SPI_OK_DELETE);
 }
 
 /*
@@ -292,7 +301,7 @@ static int64
 take_free(Datum *values, Oid *types, int64 n)
 {
 	values[4] = Int64GetDatum(n);
-	KinesisSpiExec("UPDATE kinesis.leases t SET lease_owner = $2,"
+	KinesisSpiExecSaved("UPDATE kinesis.leases t SET lease_owner = $2,"
 				   " lease_counter = t.lease_counter + 1,"
 				   " owner_switches_since_checkpoint = t.owner_switches_since_checkpoint"
 				   "   + (t.lease_owner IS DISTINCT FROM $2)::int,"
@@ -304,7 +313,7 @@ take_free(Datum *values, Oid *types, int64 n)
 				   "  SELECT l.shard_index FROM (" WORKABLE_LEASES ") l"
 				   "  WHERE (l.lease_owner IS NULL OR " EXPIRED ")"
 				   "  ORDER BY l.shard_index LIMIT $5)",
-				   5, types, values, KinesisExtensionOwner(), SPI_OK_UPDATE);
+				   5, types, values, NULL, KinesisExtensionOwner(), SPI_OK_UPDATE);
 	return (int64) SPI_processed;
 }
 
@@ -316,7 +325,7 @@ static void
 steal_one(Datum *values, Oid *types, int64 target)
 {
 	values[4] = Int64GetDatum(target);
-	KinesisSpiExec("UPDATE kinesis.leases t SET lease_owner = $2,"
+	KinesisSpiExecSaved("UPDATE kinesis.leases t SET lease_owner = $2,"
 				   " lease_counter = t.lease_counter + 1,"
 				   " owner_switches_since_checkpoint = t.owner_switches_since_checkpoint + 1,"
 				   " renewed_at = pg_catalog.now()"
@@ -327,7 +336,7 @@ steal_one(Datum *values, Oid *types, int64 target)
 				   "   AND NOT (" EXPIRED ")"
 				   "   GROUP BY l2.lease_owner HAVING count(*) > $5"
 				   "   ORDER BY count(*) DESC, l2.lease_owner LIMIT 1))",
-				   5, types, values, KinesisExtensionOwner(), SPI_OK_UPDATE);
+				   5, types, values, NULL, KinesisExtensionOwner(), SPI_OK_UPDATE);
 }
 
 /*
@@ -376,17 +385,17 @@ kinesis_acquire_leases(PG_FUNCTION_ARGS)
 	values[4] = Int64GetDatum(0);
 
 	sync_leases(values, types);
-	KinesisSpiExec("UPDATE kinesis.leases SET renewed_at = pg_catalog.now()"
+	KinesisSpiExecSaved("UPDATE kinesis.leases SET renewed_at = pg_catalog.now()"
 				   " WHERE application_name = $1 AND lease_owner = $2",
-				   2, types, values, KinesisExtensionOwner(), SPI_OK_UPDATE);
+				   2, types, values, NULL, KinesisExtensionOwner(), SPI_OK_UPDATE);
 
 	/* the live workers share the workable leases evenly */
-	KinesisSpiExec("SELECT count(*),"
+	KinesisSpiExecSaved("SELECT count(*),"
 				   " count(DISTINCT l.lease_owner) FILTER (WHERE l.lease_owner <> $2"
 				   "   AND NOT (" EXPIRED ")) + 1,"
 				   " count(*) FILTER (WHERE l.lease_owner = $2)"
 				   " FROM (" WORKABLE_LEASES ") l",
-				   4, types, values, InvalidOid, SPI_OK_SELECT);
+				   4, types, values, NULL, InvalidOid, SPI_OK_SELECT);
 	workable = KinesisSpiInt(0, 1, 0);
 	workers = KinesisSpiInt(0, 2, 1);
 	mine = KinesisSpiInt(0, 3, 0);
@@ -401,11 +410,11 @@ kinesis_acquire_leases(PG_FUNCTION_ARGS)
 			steal_one(values, types, target);
 	}
 
-	KinesisSpiExec("SELECT 'shardId-' || pg_catalog.lpad(l.shard_index::text, 12, '0'),"
+	KinesisSpiExecSaved("SELECT 'shardId-' || pg_catalog.lpad(l.shard_index::text, 12, '0'),"
 				   " l.lease_counter, l.checkpoint"
 				   " FROM (" WORKABLE_LEASES ") l WHERE l.lease_owner = $2"
 				   " ORDER BY l.shard_index",
-				   4, types, values, InvalidOid, SPI_OK_SELECT);
+				   4, types, values, NULL, InvalidOid, SPI_OK_SELECT);
 	for (i = 0; i < SPI_processed; i++)
 	{
 		Datum		row[3];
@@ -469,9 +478,9 @@ kinesis_checkpoint(PG_FUNCTION_ARGS)
 
 	values[0] = CStringGetTextDatum(name);
 	values[1] = Int32GetDatum(shard->shard_index);
-	KinesisSpiExec("SELECT lease_owner, lease_counter, checkpoint FROM kinesis.leases"
+	KinesisSpiExecSaved("SELECT lease_owner, lease_counter, checkpoint FROM kinesis.leases"
 				   " WHERE application_name = $1 AND shard_index = $2 FOR UPDATE",
-				   2, types, values, KinesisExtensionOwner(), SPI_OK_SELECT);
+				   2, types, values, NULL, KinesisExtensionOwner(), SPI_OK_SELECT);
 	if (SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_KINESIS_RESOURCE_NOT_FOUND),
@@ -497,10 +506,10 @@ kinesis_checkpoint(PG_FUNCTION_ARGS)
 
 	values[2] = seqnum;
 	values[3] = BoolGetDatum(shard->close_secs >= 0 && counter == KINESIS_MAX_COUNTER);
-	KinesisSpiExec("UPDATE kinesis.leases SET checkpoint = $3, shard_end = $4,"
+	KinesisSpiExecSaved("UPDATE kinesis.leases SET checkpoint = $3, shard_end = $4,"
 				   " owner_switches_since_checkpoint = 0, renewed_at = pg_catalog.now()"
 				   " WHERE application_name = $1 AND shard_index = $2",
-				   4, types, values, KinesisExtensionOwner(), SPI_OK_UPDATE);
+				   4, types, values, NULL, KinesisExtensionOwner(), SPI_OK_UPDATE);
 	KinesisSpiEnd(nestlevel);
 	PG_RETURN_VOID();
 }
@@ -529,10 +538,10 @@ kinesis_release_leases(PG_FUNCTION_ARGS)
 	(void) app_stream(&app);
 	values[0] = CStringGetTextDatum(name);
 	values[1] = CStringGetTextDatum(worker);
-	KinesisSpiExec("UPDATE kinesis.leases SET lease_owner = NULL,"
+	KinesisSpiExecSaved("UPDATE kinesis.leases SET lease_owner = NULL,"
 				   " lease_counter = lease_counter + 1"
 				   " WHERE application_name = $1 AND lease_owner = $2",
-				   2, types, values, KinesisExtensionOwner(), SPI_OK_UPDATE);
+				   2, types, values, NULL, KinesisExtensionOwner(), SPI_OK_UPDATE);
 	KinesisSpiEnd(nestlevel);
 	PG_RETURN_VOID();
 }
@@ -546,8 +555,8 @@ typedef struct HeldLease
 } HeldLease;
 
 /*
- * Renew the worker's leases and list those it can work on, in shard
- * order, into memory of cxt.  SPI is connected.
+ * Renew the worker's leases (those due, see RENEWAL_AGE) and list those it
+ * can work on, in shard order, into memory of cxt.  SPI is connected.
  */
 static HeldLease *
 held_leases(AppRow *app, const char *worker, MemoryContext cxt, int *n)
@@ -561,13 +570,14 @@ held_leases(AppRow *app, const char *worker, MemoryContext cxt, int *n)
 	values[1] = CStringGetTextDatum(worker);
 	values[2] = Int64GetDatum(app->stream_id);
 	values[3] = Int32GetDatum(app->failover_ms);
-	KinesisSpiExec("UPDATE kinesis.leases SET renewed_at = pg_catalog.now()"
-				   " WHERE application_name = $1 AND lease_owner = $2",
-				   2, types, values, KinesisExtensionOwner(), SPI_OK_UPDATE);
-	KinesisSpiExec("SELECT l.shard_index, l.lease_counter, l.checkpoint"
+	KinesisSpiExecSaved("UPDATE kinesis.leases SET renewed_at = pg_catalog.now()"
+						" WHERE application_name = $1 AND lease_owner = $2"
+						" AND renewed_at <= pg_catalog.now() - " RENEWAL_AGE,
+						4, types, values, NULL, KinesisExtensionOwner(), SPI_OK_UPDATE);
+	KinesisSpiExecSaved("SELECT l.shard_index, l.lease_counter, l.checkpoint"
 				   " FROM (" WORKABLE_LEASES ") l WHERE l.lease_owner = $2"
 				   " ORDER BY l.shard_index",
-				   3, types, values, InvalidOid, SPI_OK_SELECT);
+				   3, types, values, NULL, InvalidOid, SPI_OK_SELECT);
 	*n = (int) SPI_processed;
 	leases = MemoryContextAlloc(cxt, sizeof(HeldLease) * Max(*n, 1));
 	for (i = 0; i < SPI_processed; i++)
@@ -636,8 +646,9 @@ consume_once(AppRow *app, HeldLease *leases, int n, int limit, Tuplestorestate *
  *					  data bytea)
  *
  * The records of the worker's leases after their checkpoints, in sequence
- * order per shard; renews the leases.  With wait_ms, waits for a commit on
- * the stream when there is nothing.  Checkpoints do not move: the worker
+ * order per shard; renews the leases last renewed a third of the failover
+ * time ago or earlier.  With wait_ms, waits for a commit on the stream
+ * when there is nothing.  Checkpoints do not move: the worker
  * calls kinesis.checkpoint for what it processed.
  */
 Datum

@@ -12,6 +12,7 @@
 #ifndef KINESIS_H
 #define KINESIS_H
 
+#include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/ilist.h"
 #include "port/atomics.h"
@@ -405,6 +406,16 @@ extern void KinesisSpiExec(const char *sql, int nargs, Oid *types, Datum *values
 extern void KinesisSpiExecNulls(const char *sql, int nargs, Oid *types,
 								Datum *values, const char *nulls, Oid role,
 								int expected);
+extern void KinesisSpiExecPlan(SPIPlanPtr *plan, const char *sql, int nargs,
+							   Oid *types, Datum *values, const char *nulls,
+							   Oid role, int expected);
+/* KinesisSpiExecNulls through a plan saved for this call site (sql a literal) */
+#define KinesisSpiExecSaved(sql, nargs, types, values, nulls, role, expected) \
+	do { \
+		static SPIPlanPtr saved_plan_ = NULL; \
+		KinesisSpiExecPlan(&saved_plan_, "" sql, (nargs), (types), (values), \
+						   (nulls), (role), (expected)); \
+	} while (0)
 extern Oid	KinesisRelationOwner(Oid relid);
 extern int64 KinesisSpiInt(uint64 row, int col, int64 if_null);
 extern char *KinesisSpiText(uint64 row, int col);

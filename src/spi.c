@@ -20,7 +20,13 @@
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 #include "access/xact.h"
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/pg_extension.h"
+#include "catalog/indexing.h"
+#include "utils/fmgroids.h"
+#include "utils/rel.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -60,20 +66,29 @@ KinesisSpiEnd(int nestlevel)
 }
 
 /*
- * The role that owns the extension.
+ * The role that owns the extension, from pg_extension's name index (no
+ * SQL: the application calls ask for it on every call).
  */
 Oid
 KinesisExtensionOwner(void)
 {
-	bool		isnull;
-	int			ret;
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	Oid			owner;
 
-	ret = SPI_execute("SELECT extowner FROM pg_catalog.pg_extension"
-					  " WHERE extname = 'kinesis'", true, 1);
-	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber, F_NAMEEQ,
+				CStringGetDatum("kinesis"));
+	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
+	tuple = systable_getnext(scan);
+	if (!HeapTupleIsValid(tuple))
 		elog(ERROR, "extension \"kinesis\" is not installed in this database");
-	return DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
-										  SPI_tuptable->tupdesc, 1, &isnull));
+	owner = ((Form_pg_extension) GETSTRUCT(tuple))->extowner;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return owner;
 }
 
 /*
@@ -94,16 +109,43 @@ void
 KinesisSpiExecNulls(const char *sql, int nargs, Oid *types, Datum *values,
 					const char *nulls, Oid role, int expected)
 {
+	KinesisSpiExecPlan(NULL, sql, nargs, types, values, nulls, role, expected);
+}
+
+/*
+ * The same, through the saved plan *plan when plan is not NULL: prepared
+ * from sql and types on first use and kept for the backend's life (the
+ * plan cache revalidates it when the tables change; search_path is always
+ * the pinned one).  Used through KinesisSpiExecSaved, which keeps one
+ * plan per call site, for the statements of every application call.
+ */
+void
+KinesisSpiExecPlan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types, Datum *values,
+				   const char *nulls, Oid role, int expected)
+{
 	Oid			save_userid = InvalidOid;
 	int			save_sec = 0;
 	int			ret;
 
+	if (plan != NULL && *plan == NULL)
+	{
+		SPIPlanPtr	prepared = SPI_prepare(sql, nargs, types);
+
+		if (prepared == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(prepared) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		*plan = prepared;
+	}
 	if (OidIsValid(role))
 	{
 		GetUserIdAndSecContext(&save_userid, &save_sec);
 		SetUserIdAndSecContext(role, save_sec | SECURITY_LOCAL_USERID_CHANGE);
 	}
-	ret = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
+	if (plan != NULL)
+		ret = SPI_execute_plan(*plan, values, nulls, false, 0);
+	else
+		ret = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
 	if (OidIsValid(role))
 		SetUserIdAndSecContext(save_userid, save_sec);
 	if (ret != expected)

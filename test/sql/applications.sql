@@ -74,6 +74,31 @@ SELECT shard_id, lease_token, convert_from(data, 'UTF8') AS data
   FROM kinesis.consume('cons', 'w') ORDER BY shard_id, sequence_number;
 SELECT count(*) AS not_mine FROM kinesis.consume('cons', 'stranger');
 
+-- consume renews a lease only when a third of the failover time has
+-- passed since its last renewal (now() is the transaction's start): a call
+-- in the transaction of acquire_leases updates no lease, one in a
+-- transaction that starts later renews them all
+SELECT kinesis.create_application('renew', 'ap', failover_time_ms => 300);
+CREATE FUNCTION lease_updates() RETURNS bigint LANGUAGE sql
+  AS $$SELECT n_tup_upd FROM pg_stat_xact_user_tables WHERE relid = 'kinesis.leases'::regclass$$;
+BEGIN;
+SELECT count(*) FROM kinesis.acquire_leases('renew', 'w');
+SELECT lease_updates() AS upd0, max(last_heartbeat) AS hb0
+  FROM kinesis.application_status('renew') \gset
+SELECT count(*) > 0 AS got FROM kinesis.consume('renew', 'w');
+SELECT lease_updates() - :upd0 AS renewed_by_consume;
+COMMIT;
+SELECT pg_sleep(0.15);
+BEGIN;
+SELECT lease_updates() AS upd0 \gset
+SELECT count(*) > 0 AS got FROM kinesis.consume('renew', 'w');
+SELECT lease_updates() - :upd0 AS renewed_by_consume;
+COMMIT;
+SELECT bool_and(last_heartbeat > :'hb0') AS renewed, count(*) AS leases
+  FROM kinesis.application_status('renew') WHERE lease_owner = 'w';
+DROP FUNCTION lease_updates();
+SELECT kinesis.drop_application('renew');
+
 -- exactly once: results and checkpoint commit together, or neither does
 CREATE TABLE results (shard_id text, seq numeric PRIMARY KEY, data text);
 BEGIN;
