@@ -969,7 +969,6 @@ kinesis_subscribe_to_shard(PG_FUNCTION_ARGS)
 	MemoryContext owner = CurrentMemoryContext;
 	ReadPage	page;
 	ShardRef	ref;
-	KinesisBudget *budget;
 	TimestampTz start = GetCurrentTimestamp();
 
 	kinesis_check_loaded();
@@ -997,14 +996,13 @@ kinesis_subscribe_to_shard(PG_FUNCTION_ARGS)
 	ref.stream_id = stream->stream_id;
 	ref.created = stream->created_at;
 	page.after = start_position(fcinfo, type, 4, stream, shard);
-	budget = KinesisConsumerBudget(stream, shard, consumer);
-	(void) KinesisBudgetAdmit(budget, stream, shard, true);
+	(void) KinesisConsumerAdmit(stream, shard, consumer, true);
 
 	record_array_begin(&records, owner);
 	read_waiting(&ref, &stream, &shard, limit, wait_ms, start, record_desc,
 				 &records, &page, &target);
-	KinesisBudgetSpent(budget, records.n, page.bytes,
-					   page.complete ? 0 : Max(target.tip - page.last_arrival, 0) / 1000);
+	KinesisConsumerSpent(stream, shard, consumer, records.n, page.bytes,
+						 page.complete ? 0 : Max(target.tip - page.last_arrival, 0) / 1000);
 	KinesisMetricAdd(shard->state, KM_OUTGOING_BYTES, page.bytes);
 	KinesisMetricAdd(shard->state, KM_OUTGOING_RECORDS, records.n);
 	PG_RETURN_DATUM(read_result(owner, result_desc, record_type, &records, &page,
@@ -1134,10 +1132,9 @@ KinesisConsumeShard(KinesisStream *stream, KinesisShard *shard, int64 after,
 	ShardScan	scan;
 	int			n = 0;
 	int64		bytes = 0;
-	KinesisBudget *budget = KinesisConsumerBudget(stream, shard, consumer);
 
 	/* a consumer over its budget on this shard skips it for now */
-	if (!KinesisBudgetAdmit(budget, stream, shard, false))
+	if (!KinesisConsumerAdmit(stream, shard, consumer, false))
 		return 0;
 	read_target(stream, shard, &target);
 	shard_scan_begin(&scan, &target, after);
@@ -1160,7 +1157,7 @@ KinesisConsumeShard(KinesisStream *stream, KinesisShard *shard, int64 after,
 		n++;
 	}
 	shard_scan_end(&scan, false);
-	KinesisBudgetSpent(budget, n, bytes, 0);
+	KinesisConsumerSpent(stream, shard, consumer, n, bytes, 0);
 	KinesisMetricAdd(shard->state, KM_OUTGOING_BYTES, bytes);
 	KinesisMetricAdd(shard->state, KM_OUTGOING_RECORDS, n);
 	return n;

@@ -20,6 +20,7 @@
 #include "storage/lockdefs.h"
 #include "storage/spin.h"
 #include "utils/acl.h"
+#include "utils/hsearch.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
@@ -472,13 +473,15 @@ extern void KinesisAutoscaleReshard(const char *stream_name, int32 index, int32 
 /* in throttle.c */
 extern Size KinesisThrottleShmemSize(void);
 extern void KinesisThrottleShmemInit(void);
-typedef struct KinesisBudget KinesisBudget;
-extern KinesisBudget *KinesisConsumerBudget(KinesisStream *stream, KinesisShard *shard,
-											const char *consumer);
-extern bool KinesisBudgetAdmit(KinesisBudget *budget, KinesisStream *stream,
-							   KinesisShard *shard, bool raise);
-extern void KinesisBudgetSpent(KinesisBudget *budget, int64 records, int64 bytes,
-							   int64 behind_ms);
+extern bool KinesisConsumerAdmit(KinesisStream *stream, KinesisShard *shard,
+								 const char *consumer, bool raise);
+extern void KinesisConsumerSpent(KinesisStream *stream, KinesisShard *shard,
+								 const char *consumer, int64 records, int64 bytes,
+								 int64 behind_ms);
+extern HTAB *KinesisThrottleLiveSet(void);
+extern void KinesisThrottleLiveAdd(HTAB *live, int64 stream_id, int32 shard_index,
+								   const char *consumer);
+extern void KinesisThrottleReap(HTAB *live);
 extern void KinesisThrottleWalkConsumers(void (*fn) (pg_atomic_uint64 *metrics, int64 stream_id,
 													 int32 shard_index, const char *consumer,
 													 void *arg),

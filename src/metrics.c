@@ -21,7 +21,8 @@
  * loses what was not yet flushed: metrics are an approximation, records
  * never are.  Rows older than kinesis.metrics_history are deleted.  The
  * flush also hands each shard's written bytes and records to autoscaling
- * (autoscale.c), with or without history kept.
+ * (autoscale.c), with or without history kept, and removes the consumer
+ * budgets of consumers, streams and shards that are gone.
  *
  * Processes: client backends count; maintenance workers and
  * kinesis.run_maintenance() flush.  Locking: an exclusive object lock on
@@ -180,6 +181,27 @@ take_consumer_counters(pg_atomic_uint64 *metrics, int64 stream_id, int32 shard_i
 }
 
 /*
+ * Remove the consumer budgets (throttle.c) whose consumer, stream or shard
+ * is gone; their counters were just taken.
+ */
+static void
+reap_budgets(Oid owner)
+{
+	HTAB	   *live = KinesisThrottleLiveSet();
+	uint64		i;
+
+	KinesisSpiExec("SELECT c.stream_id, s.shard_index, c.consumer_name"
+				   " FROM kinesis.consumers c JOIN kinesis.shards s USING (stream_id)"
+				   " WHERE s.expired_at IS NULL",
+				   0, NULL, NULL, owner, SPI_OK_SELECT);
+	for (i = 0; i < SPI_processed; i++)
+		KinesisThrottleLiveAdd(live, KinesisSpiInt(i, 1, 0), (int32) KinesisSpiInt(i, 2, 0),
+							   KinesisSpiText(i, 3));
+	KinesisThrottleReap(live);
+	hash_destroy(live);
+}
+
+/*
  * Delete the rows older than kinesis.metrics_history, and those of
  * deleted streams.
  */
@@ -222,6 +244,8 @@ KinesisMetricsFlush(void)
 	taken.rows = palloc(sizeof(TakenCounters) * taken.size);
 	KinesisStableWalk(take_counters, &taken);
 	KinesisThrottleWalkConsumers(take_consumer_counters, &taken);
+	if (OidIsValid(KinesisCatalogTable("consumers")))
+		reap_budgets(owner);
 
 	/*
 	 * With no history kept, or before ALTER EXTENSION UPDATE created the

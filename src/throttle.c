@@ -21,12 +21,16 @@
  * Registered consumers (subscribe_to_shard, consume) read from their own
  * budget instead, 2 MiB per second per shard and consumer as in Kinesis'
  * enhanced fan-out, kept in a shared hash table of consumer budgets keyed
- * by shard and a hash of the consumer's name.  When that table is full a
- * read goes unmetered.
+ * by database, stream, shard and consumer name.  When that table is full a
+ * read goes unmetered.  Maintenance removes the budgets of consumers,
+ * streams and shards that are gone.
  *
- * Processes: client backends.  Locking: the shard state's spinlock, held
- * for a refill and a comparison; the budget table's LWLock to find or add
- * a budget, its spinlock to use it; no table writes.
+ * Processes: client backends; maintenance reaps budgets.  Locking: the
+ * shard state's spinlock, held for a refill and a comparison.  Budgets
+ * follow pg_stat_statements: the budget table's LWLock in shared mode to
+ * find a budget and for as long as it is used (exclusive only to add one
+ * or to remove the dead ones, so a budget never goes away under a
+ * reader), its spinlock for the level; no table writes.
  *
  *-------------------------------------------------------------------------
  */
@@ -190,26 +194,24 @@ KinesisThrottleError(KinesisStream *stream, KinesisShard *shard, bool write)
 			 errhint("Retry after a pause, add shards with kinesis.update_shard_count, or switch the stream to ON_DEMAND.")));
 }
 
-/* A consumer's read budget on one shard */
+/* A consumer's read budget on one shard: the key */
 typedef struct BudgetKey
 {
 	Oid			dboid;
 	int32		shard_index;
 	int64		stream_id;
-	uint32		consumer;		/* hash of the consumer's name */
-	uint32		pad;
+	char		consumer[KINESIS_MAX_NAME_LEN + 1]; /* zero-padded */
 } BudgetKey;
 
-struct KinesisBudget
+typedef struct KinesisBudget
 {
 	BudgetKey	key;			/* hash key, must be first */
-	slock_t		mutex;
+	slock_t		mutex;			/* protects time and level */
 	TimestampTz time;			/* last refill */
 	int64		level;			/* bytes, in millionths */
-	char		consumer[KINESIS_MAX_NAME_LEN + 1];
 	pg_atomic_uint64 metrics[KINESIS_NMETRICS]; /* the consumer's reads
 												 * of the shard (metrics.c) */
-};
+} KinesisBudget;
 
 #define BUDGETS				(2 * kinesis_max_shards)
 #define CONSUMER_READ_RATE	(2 * 1024 * 1024)
@@ -236,97 +238,172 @@ KinesisThrottleShmemInit(void)
 	budgets_lock = &(GetNamedLWLockTranche("kinesis"))[KINESIS_LWLOCK_BUDGETS].lock;
 }
 
-/*
- * The read budget of a registered consumer on a shard, created full; NULL
- * when the table of budgets is full (the read then goes unmetered).
- */
-KinesisBudget *
-KinesisConsumerBudget(KinesisStream *stream, KinesisShard *shard, const char *consumer)
+static void
+budget_key(BudgetKey *key, int64 stream_id, int32 shard_index, const char *consumer)
 {
-	BudgetKey	key;
+	memset(key, 0, sizeof(*key));
+	key->dboid = MyDatabaseId;
+	key->shard_index = shard_index;
+	key->stream_id = stream_id;
+	strlcpy(key->consumer, consumer, sizeof(key->consumer));
+}
+
+/*
+ * The budget of key, with the budget table's lock held in shared mode on
+ * return (the caller releases it); created full when create and missing.
+ * NULL when missing and not created, or when the table is full (the read
+ * then goes unmetered).
+ */
+static KinesisBudget *
+budget_find(BudgetKey *key, bool create)
+{
 	KinesisBudget *budget;
 	bool		found;
-
-	memset(&key, 0, sizeof(key));
-	key.dboid = MyDatabaseId;
-	key.shard_index = shard->shard_index;
-	key.stream_id = stream->stream_id;
-	key.consumer = hash_bytes((const unsigned char *) consumer, strlen(consumer));
+	int			m;
 
 	LWLockAcquire(budgets_lock, LW_SHARED);
-	budget = hash_search(budgets, &key, HASH_FIND, NULL);
-	LWLockRelease(budgets_lock);
-	if (budget != NULL)
+	budget = hash_search(budgets, key, HASH_FIND, NULL);
+	if (budget != NULL || !create)
 		return budget;
 
+	LWLockRelease(budgets_lock);
 	LWLockAcquire(budgets_lock, LW_EXCLUSIVE);
-	budget = hash_search(budgets, &key, HASH_ENTER_NULL, &found);
+	budget = hash_search(budgets, key, HASH_ENTER_NULL, &found);
 	if (budget != NULL && !found)
 	{
-		int			m;
-
 		SpinLockInit(&budget->mutex);
 		budget->time = KinesisNow();
 		budget->level = (int64) CONSUMER_READ_RATE * TOKEN;
-		strlcpy(budget->consumer, consumer, sizeof(budget->consumer));
 		for (m = 0; m < KINESIS_NMETRICS; m++)
 			pg_atomic_init_u64(&budget->metrics[m], 0);
 	}
 	LWLockRelease(budgets_lock);
-	return budget;
+	LWLockAcquire(budgets_lock, LW_SHARED);
+	return hash_search(budgets, key, HASH_FIND, NULL);
 }
 
 /*
- * Whether a consumer may read with its budget: not while it is in debt.
- * With raise, a refusal is KN005.
+ * Whether a registered consumer may read a shard with its budget: not
+ * while the budget is in debt.  With raise, a refusal is KN005.
  */
 bool
-KinesisBudgetAdmit(KinesisBudget *budget, KinesisStream *stream, KinesisShard *shard,
-				   bool raise)
+KinesisConsumerAdmit(KinesisStream *stream, KinesisShard *shard, const char *consumer,
+					 bool raise)
 {
-	TimestampTz now = KinesisNow();
-	bool		admitted;
+	BudgetKey	key;
+	KinesisBudget *budget;
+	TimestampTz now;
+	bool		admitted = true;
 
-	if (!kinesis_enforce_limits || budget == NULL)
+	if (!kinesis_enforce_limits)
 		return true;
-	SpinLockAcquire(&budget->mutex);
-	if (now > budget->time)
+	budget_key(&key, stream->stream_id, shard->shard_index, consumer);
+	budget = budget_find(&key, true);
+	if (budget != NULL)
 	{
-		budget->level = refilled(budget->level, now - budget->time, CONSUMER_READ_RATE);
-		budget->time = now;
+		now = KinesisNow();
+		SpinLockAcquire(&budget->mutex);
+		if (now > budget->time)
+		{
+			budget->level = refilled(budget->level, now - budget->time, CONSUMER_READ_RATE);
+			budget->time = now;
+		}
+		admitted = budget->level > 0;
+		SpinLockRelease(&budget->mutex);
 	}
-	admitted = budget->level > 0;
-	SpinLockRelease(&budget->mutex);
+	LWLockRelease(budgets_lock);
 	if (!admitted && raise)
 		ereport(ERROR,
 				(errcode(ERRCODE_KINESIS_THROUGHPUT_EXCEEDED),
 				 errmsg("rate exceeded for consumer \"%s\" on shard \"%s\" in stream \"%s\"",
-						budget->consumer, KinesisShardIdString(shard->shard_index),
-						stream->name),
+						consumer, KinesisShardIdString(shard->shard_index), stream->name),
 				 errdetail("A registered consumer reads at most 2 MiB per second from each shard.")));
 	return admitted;
 }
 
 /*
- * Pay for an admitted read from the budget, and count it in the consumer's
- * metrics (the GetRecords counters of its budget, shown as
+ * Pay for a consumer's read from its budget, and count it in the
+ * consumer's metrics (the GetRecords counters of its budget, shown as
  * SubscribeToShardEvent.*).
  */
 void
-KinesisBudgetSpent(KinesisBudget *budget, int64 records, int64 bytes, int64 behind_ms)
+KinesisConsumerSpent(KinesisStream *stream, KinesisShard *shard, const char *consumer,
+					 int64 records, int64 bytes, int64 behind_ms)
 {
-	if (budget == NULL)
-		return;
-	if (kinesis_enforce_limits)
+	BudgetKey	key;
+	KinesisBudget *budget;
+
+	budget_key(&key, stream->stream_id, shard->shard_index, consumer);
+	budget = budget_find(&key, true);
+	if (budget != NULL)
 	{
-		SpinLockAcquire(&budget->mutex);
-		budget->level -= bytes * TOKEN;
-		SpinLockRelease(&budget->mutex);
+		if (kinesis_enforce_limits)
+		{
+			SpinLockAcquire(&budget->mutex);
+			budget->level -= bytes * TOKEN;
+			SpinLockRelease(&budget->mutex);
+		}
+		pg_atomic_fetch_add_u64(&budget->metrics[KM_GET_RECORDS_SUCCESS], 1);
+		pg_atomic_fetch_add_u64(&budget->metrics[KM_GET_RECORDS_RECORDS], (uint64) records);
+		pg_atomic_fetch_add_u64(&budget->metrics[KM_GET_RECORDS_BYTES], (uint64) bytes);
+		KinesisCounterMax(&budget->metrics[KM_GET_RECORDS_ITERATOR_AGE_MAX], behind_ms);
 	}
-	pg_atomic_fetch_add_u64(&budget->metrics[KM_GET_RECORDS_SUCCESS], 1);
-	pg_atomic_fetch_add_u64(&budget->metrics[KM_GET_RECORDS_RECORDS], (uint64) records);
-	pg_atomic_fetch_add_u64(&budget->metrics[KM_GET_RECORDS_BYTES], (uint64) bytes);
-	KinesisCounterMax(&budget->metrics[KM_GET_RECORDS_ITERATOR_AGE_MAX], behind_ms);
+	LWLockRelease(budgets_lock);
+}
+
+/*
+ * Remove the budgets of this database that are not in live, a hash table
+ * of the BudgetKeys of every registered consumer on every unexpired shard
+ * (read by maintenance, after flushing the budgets' metrics): those of
+ * deregistered consumers, deleted streams and expired shards, so that the
+ * table does not fill up over time.  A budget removed just after its
+ * consumer registered, because live was read before, is created again,
+ * full, by the next read.
+ */
+void
+KinesisThrottleReap(HTAB *live)
+{
+	HASH_SEQ_STATUS status;
+	KinesisBudget *budget;
+
+	LWLockAcquire(budgets_lock, LW_EXCLUSIVE);
+	hash_seq_init(&status, budgets);
+	while ((budget = hash_seq_search(&status)) != NULL)
+	{
+		if (budget->key.dboid == MyDatabaseId &&
+			hash_search(live, &budget->key, HASH_FIND, NULL) == NULL)
+			hash_search(budgets, &budget->key, HASH_REMOVE, NULL);
+	}
+	LWLockRelease(budgets_lock);
+}
+
+/*
+ * A hash table (in CurrentMemoryContext) to collect live budget keys in,
+ * for KinesisThrottleReap.
+ */
+HTAB *
+KinesisThrottleLiveSet(void)
+{
+	HASHCTL		info;
+
+	memset(&info, 0, sizeof(info));
+	info.keysize = sizeof(BudgetKey);
+	info.entrysize = sizeof(BudgetKey);
+	info.hcxt = CurrentMemoryContext;
+	return hash_create("kinesis live budgets", 256, &info,
+					   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
+/*
+ * Add a registered consumer's budget on a shard to a live set.
+ */
+void
+KinesisThrottleLiveAdd(HTAB *live, int64 stream_id, int32 shard_index, const char *consumer)
+{
+	BudgetKey	key;
+
+	budget_key(&key, stream_id, shard_index, consumer);
+	(void) hash_search(live, &key, HASH_ENTER, NULL);
 }
 
 /*
@@ -347,7 +424,7 @@ KinesisThrottleWalkConsumers(void (*fn) (pg_atomic_uint64 *metrics, int64 stream
 	{
 		if (budget->key.dboid == MyDatabaseId)
 			fn(budget->metrics, budget->key.stream_id, budget->key.shard_index,
-			   budget->consumer, arg);
+			   budget->key.consumer, arg);
 	}
 	LWLockRelease(budgets_lock);
 }

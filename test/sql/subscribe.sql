@@ -48,6 +48,13 @@ SELECT cardinality(records) FROM kinesis.subscribe_to_shard('bud', 'c1', '0', 'T
 SET kinesis.debug_clock_offset = '-1h';
 SELECT sqlerr($$SELECT kinesis.subscribe_to_shard('bud', 'c1', '0', 'TRIM_HORIZON', wait_ms => 0)$$);
 SELECT cardinality(records) FROM kinesis.subscribe_to_shard('bud', 'c2', '0', 'TRIM_HORIZON', wait_ms => 0);
+-- maintenance removes the budgets of consumers that are gone: registered
+-- again, c1 starts with a full budget (the clock is still stopped)
+SELECT kinesis.deregister_stream_consumer('bud', 'c1');
+SELECT count(*) >= 0 FROM kinesis.run_maintenance();
+SELECT consumer_name FROM kinesis.register_stream_consumer('bud', 'c1');
+SELECT cardinality(records) AS fresh_budget FROM kinesis.subscribe_to_shard('bud', 'c1', '0', 'TRIM_HORIZON', wait_ms => 0, "limit" => 10);
+SELECT sqlerr($$SELECT kinesis.subscribe_to_shard('bud', 'c2', '0', 'TRIM_HORIZON', wait_ms => 0)$$) AS c2_still_in_debt;
 SET kinesis.debug_clock_offset = '1h';
 SELECT cardinality(records) AS after_refill FROM kinesis.subscribe_to_shard('bud', 'c1', '0', 'TRIM_HORIZON', wait_ms => 0, "limit" => 10);
 RESET kinesis.debug_clock_offset;
