@@ -399,6 +399,9 @@ now_us() { date +%s%6N; }
 #   saturated, probe async: the same, the probe committing with
 #     synchronous_commit = off, so its latency no longer includes waiting
 #     for the WAL flush behind the load's WAL (what is left is delivery).
+# Alongside the prober, a baseline prober INSERTs the same record into a
+# plain table and commits, at the same pace and synchronous_commit: what a
+# commit costs under that load without kinesis.
 LAT_SECS=15 LAT_INTERVAL=0.02 LAT_CLIENTS=4
 build_put_lat() {
 	local batch=$1 elems="" keys="" hashes="" i
@@ -414,9 +417,10 @@ build_put_lat() {
 # lat_run NAME BATCH RATE(0: as fast as possible) PROBE_SYNC: one point,
 # its result lines in $WORK/lat_NAME.txt
 lat_run() {
-	local name=$1 batch=$2 rate=$3 sync=$4 stream="lat_$1" put rate_opt=() sub_pid load_pid
+	local name=$1 batch=$2 rate=$3 sync=$4 stream="lat_$1" put rate_opt=() sub_pid load_pid plain_pid
 	local n p50 p90 p99 max puts put_p50 put_p99 put_max del_p50 del_p99 del_max calls empty tps lost
-	psql_c -c "TRUNCATE lat_samples, lat_puts, lat_calls" \
+	local plain_p50 plain_p99 plain_max
+	psql_c -c "TRUNCATE lat_samples, lat_puts, lat_calls, lat_plain" \
 		-c "SELECT kinesis.create_stream('$stream', 4)" \
 		-c "SELECT kinesis.register_stream_consumer('$stream', 'probe_reader')" >/dev/null
 	read -r lat_shard lat_hash <<<"$(psql_c -F ' ' -c "SELECT shard_id, starting_hash_key
@@ -434,7 +438,10 @@ lat_run() {
 		-D stream="$stream" -f "$put" consumers >"$WORK/lat_pgbench_$name.out" 2>&1 &
 	load_pid=$!
 	sleep 1
+	psql_c -c "SET synchronous_commit = $sync" -c "CALL bench_plain_prober($LAT_SECS, $LAT_INTERVAL)" &
+	plain_pid=$!
 	psql_c -c "SET synchronous_commit = $sync" -c "CALL bench_prober('$stream', $lat_hash, $LAT_SECS, $LAT_INTERVAL)"
+	wait "$plain_pid"
 	wait "$sub_pid"
 	if ! wait "$load_pid"; then
 		cat "$WORK/lat_pgbench_$name.out" >&2
@@ -457,11 +464,16 @@ lat_run() {
 	    round(percentile_disc(0.99) WITHIN GROUP (ORDER BY s.ms - p.ms)::numeric, 2),
 	    round(max(s.ms - p.ms)::numeric, 2) FROM lat_samples s JOIN lat_puts p USING (sent_us)")"
 	read -r calls empty <<<"$(psql_c -F ' ' -c "SELECT calls, empty_calls FROM lat_calls")"
+	read -r plain_p50 plain_p99 plain_max <<<"$(psql_c -F ' ' -c "SELECT
+	    round(percentile_disc(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 2),
+	    round(percentile_disc(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 2),
+	    round(max(ms)::numeric, 2) FROM lat_plain")"
 	tps=$(awk '/^tps = / { print $3; exit }' "$WORK/lat_pgbench_$name.out")
 	if [ "$n" = "$puts" ]; then lost=0; else lost="$((puts - n)) (MISMATCH)"; fi
 	printf '%s\n' "put -> subscribe_to_shard, $name: p50 $p50 ms, p90 $p90 ms, p99 $p99 ms, max $max ms (n=$n)" \
 		"  load $(awk -v t="$tps" -v b="$batch" 'BEGIN { printf "%.1fk", t * b / 1000 }') rows/s into the 3 other shards;" \
 		"  the probe's put_record + commit (synchronous_commit $sync): p50 $put_p50 ms, p99 $put_p99 ms, max $put_max ms;" \
+		"  (baseline alongside: a plain INSERT + commit: p50 $plain_p50 ms, p99 $plain_p99 ms, max $plain_max ms);" \
 		"  from its commit returning to receipt: p50 $del_p50 ms, p99 $del_p99 ms, max $del_max ms;" \
 		"  probes lost: $lost; $calls subscribe_to_shard calls, $empty of them empty" >"$WORK/lat_$name.txt"
 }

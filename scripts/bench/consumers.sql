@@ -41,6 +41,35 @@ BEGIN
 END
 $$;
 
+-- The baseline of the prober: a plain INSERT of the same record into a
+-- table and its COMMIT every p_interval seconds for p_secs seconds,
+-- alongside the prober, under the same load; lat_plain gets the times.
+CREATE TABLE lat_plain_probe (sent_us bigint NOT NULL, data bytea NOT NULL);
+CREATE TABLE lat_plain (ms float8 NOT NULL);
+CREATE PROCEDURE bench_plain_prober(p_secs float8, p_interval float8)
+LANGUAGE plpgsql AS $$
+DECLARE
+	stop_at timestamptz := clock_timestamp() + make_interval(secs => p_secs);
+	t0 timestamptz;
+	t1 timestamptz;
+	put_ms float8[] := '{}';
+BEGIN
+	LOOP
+		t0 := clock_timestamp();
+		INSERT INTO lat_plain_probe
+		VALUES ((extract(epoch FROM t0) * 1e6)::bigint,
+		        convert_to(((extract(epoch FROM t0) * 1e6)::bigint)::text, 'UTF8'));
+		COMMIT;
+		t1 := clock_timestamp();
+		put_ms := put_ms || (extract(epoch FROM t1 - t0) * 1000)::float8;
+		EXIT WHEN t1 > stop_at;
+		PERFORM pg_sleep(p_interval);
+	END LOOP;
+	INSERT INTO lat_plain SELECT * FROM unnest(put_ms);
+	COMMIT;
+END
+$$;
+
 -- Subscribes to p_shard as p_consumer from TRIM_HORIZON, then after each
 -- continuation number, until the stop record (or p_max_secs).  The
 -- receipt time is taken right after the call returns; samples are kept in
