@@ -7,7 +7,7 @@
 # The usual PGXS targets (all, install, clean) work as for any extension.
 
 EXTENSION = kinesis
-EXTVERSION = 0.2.0
+EXTVERSION = 0.3.0
 
 MODULE_big = kinesis
 OBJS = \
@@ -36,7 +36,7 @@ OBJS = \
 	src/worker.o
 
 # the scripts of released versions, frozen, and the upgrades between them
-DATA = sql/$(EXTENSION)--0.1.0.sql $(wildcard sql/*--*--*.sql)
+DATA = sql/$(EXTENSION)--0.1.0.sql sql/$(EXTENSION)--0.2.0.sql $(wildcard sql/*--*--*.sql)
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
 EXTRA_CLEAN = results regression.diffs regression.out output_iso tmp_check log
 

@@ -692,10 +692,15 @@ SELECT a.application_name, s.stream_name,
        l.owner_switches_since_checkpoint, l.renewed_at AS last_heartbeat,
        l.lease_owner IS NOT NULL
          AND l.renewed_at <= now() - make_interval(secs => a.failover_time_ms / 1000.0) AS lease_expired,
-       (SELECT CASE WHEN l.checkpoint IS NOT NULL AND h.last_arrival IS NOT NULL THEN
-                    greatest(0, (extract(epoch FROM h.last_arrival
-                                         - kinesis.sequence_number_timestamp(l.checkpoint))
-                                 * 1000)::bigint) END
+       (SELECT CASE WHEN l.checkpoint IS NULL OR h.last_arrival IS NULL THEN NULL
+                    -- checkpointed at the shard's last record (the counter,
+                    -- bits 80-143 of the sequence number, is the last one
+                    -- handed out): caught up
+                    WHEN div(l.checkpoint, 1208925819614629174706176) % 18446744073709551616
+                         >= h.next_counter - 1 THEN 0
+                    ELSE greatest(0, (extract(epoch FROM h.last_arrival
+                                              - kinesis.sequence_number_timestamp(l.checkpoint))
+                                      * 1000)::bigint) END
           FROM kinesis._shard_horizon() h
          WHERE h.stream_id = a.stream_id AND h.shard_index = l.shard_index) AS millis_behind_latest
   FROM kinesis.leases l
