@@ -81,6 +81,38 @@ SELECT coalesce(error_code, 'ok') AS result, count(*)
  GROUP BY 1;
 
 \echo
+\echo '== A registered consumer (enhanced fan-out) reads shard 1 with its own budget'
+SELECT consumer_name, consumer_status FROM kinesis.register_stream_consumer('clicks', 'dashboard');
+SELECT cardinality(records) AS records, millis_behind_latest,
+       continuation_sequence_number IS NOT NULL AS can_continue
+  FROM kinesis.subscribe_to_shard('clicks', 'dashboard', 'shardId-000000000001', 'TRIM_HORIZON');
+
+\echo
+\echo '== Push: subscribe at LATEST waits; another session commits a record 0.5 s later and wakes it'
+\! (sleep 0.5; psql -X -q -d postgres -c "SELECT kinesis.put_record('clicks', '{\"pushed\": true}', 'push', 170141183460469231731687303715884105728)" >/dev/null) &
+SELECT convert_from(r.data, 'UTF8') AS data,
+       round(extract(epoch FROM clock_timestamp() - statement_timestamp()), 1) AS waited_s
+  FROM kinesis.subscribe_to_shard('clicks', 'dashboard', 'shardId-000000000002', 'LATEST',
+                                  wait_ms => 5000) e, unnest(e.records) r;
+
+\echo
+\echo '== A consumer application (the KCL in SQL): leases, then results and checkpoints in one transaction'
+SELECT kinesis.create_application('billing', 'clicks');
+SELECT shard_id, lease_token FROM kinesis.acquire_leases('billing', 'worker-1');
+CREATE TEMP TABLE page_views (shard_id text, sequence_number numeric PRIMARY KEY, view jsonb);
+BEGIN;
+INSERT INTO page_views
+SELECT shard_id, sequence_number, convert_from(data, 'UTF8')::jsonb
+  FROM kinesis.consume('billing', 'worker-1', 10000);
+SELECT kinesis.checkpoint('billing', shard_id, max(sequence_number), max(lease_token))
+  FROM kinesis.consume('billing', 'worker-1', 10000) GROUP BY shard_id;
+COMMIT;
+SELECT count(*) AS processed_once FROM page_views;
+SELECT count(*) AS left_to_consume FROM kinesis.consume('billing', 'worker-1');
+SELECT shard_id, lease_owner, checkpoint IS NOT NULL AS checkpointed, millis_behind_latest
+  FROM kinesis.application_status('billing') ORDER BY shard_id;
+
+\echo
 \echo '== Maintenance (the worker does this every 10 s) and per-minute metrics'
 SELECT count(*) AS actions FROM kinesis.run_maintenance();
 SELECT metric_name, sum, samples, average

@@ -682,6 +682,12 @@ SELECT s.stream_name,
 COMMENT ON VIEW kinesis.metrics IS 'per-minute CloudWatch metrics of streams (shard_id NULL), shards and registered consumers';
 GRANT SELECT ON kinesis.metrics TO PUBLIC;
 
+-- the lag of a checkpoint behind its shard's newest record, for
+-- application_leases (NULL without SELECT on the stream)
+CREATE FUNCTION kinesis._checkpoint_lag(stream_name text, shard_index integer, checkpoint numeric)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'kinesis_checkpoint_lag' LANGUAGE C VOLATILE STRICT;
+
 -- Every lease of every application: owner and last heartbeat, checkpoint,
 -- and lag behind the shard's newest record (to the second; NULL before a
 -- checkpoint or when the shard had no put since the server started).
@@ -692,17 +698,7 @@ SELECT a.application_name, s.stream_name,
        l.owner_switches_since_checkpoint, l.renewed_at AS last_heartbeat,
        l.lease_owner IS NOT NULL
          AND l.renewed_at <= now() - make_interval(secs => a.failover_time_ms / 1000.0) AS lease_expired,
-       (SELECT CASE WHEN l.checkpoint IS NULL OR h.last_arrival IS NULL THEN NULL
-                    -- checkpointed at the shard's last record (the counter,
-                    -- bits 80-143 of the sequence number, is the last one
-                    -- handed out): caught up
-                    WHEN div(l.checkpoint, 1208925819614629174706176) % 18446744073709551616
-                         >= h.next_counter - 1 THEN 0
-                    ELSE greatest(0, (extract(epoch FROM h.last_arrival
-                                              - kinesis.sequence_number_timestamp(l.checkpoint))
-                                      * 1000)::bigint) END
-          FROM kinesis._shard_horizon() h
-         WHERE h.stream_id = a.stream_id AND h.shard_index = l.shard_index) AS millis_behind_latest
+       kinesis._checkpoint_lag(s.stream_name, l.shard_index, l.checkpoint) AS millis_behind_latest
   FROM kinesis.leases l
   JOIN kinesis.applications a USING (application_name)
   JOIN kinesis.streams s ON s.stream_id = a.stream_id;

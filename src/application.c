@@ -51,6 +51,7 @@ PG_FUNCTION_INFO_V1(kinesis_acquire_leases);
 PG_FUNCTION_INFO_V1(kinesis_checkpoint);
 PG_FUNCTION_INFO_V1(kinesis_release_leases);
 PG_FUNCTION_INFO_V1(kinesis_consume);
+PG_FUNCTION_INFO_V1(kinesis_checkpoint_lag);
 
 #define MIN_FAILOVER_MS		100
 #define MAX_FAILOVER_MS		86400000
@@ -701,4 +702,41 @@ kinesis_consume(PG_FUNCTION_ARGS)
 		KinesisStableWaitEnd(slot);
 	}
 	return (Datum) 0;
+}
+
+/*
+ * kinesis._checkpoint_lag(stream_name, shard_index, checkpoint) RETURNS
+ * bigint: the lag of a checkpoint behind its shard's newest record in ms,
+ * for the view kinesis.application_leases; 0 when caught up.  NULL when
+ * the stream or shard is gone, the caller may not read the stream, or the
+ * lag is unknown (see KinesisCheckpointLag).
+ */
+Datum
+kinesis_checkpoint_lag(PG_FUNCTION_ARGS)
+{
+	char	   *stream_name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	int32		shard_index = PG_GETARG_INT32(1);
+	Datum		checkpoint = PG_GETARG_DATUM(2);
+	KinesisStream *stream;
+	KinesisShard *shard;
+	int64		lag_ms;
+
+	kinesis_check_loaded();
+	do
+	{
+		stream = KinesisStreamLookup(stream_name, true);
+		if (stream == NULL ||
+			pg_class_aclcheck(stream->relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+			PG_RETURN_NULL();
+		shard = KinesisShardByIndex(stream, shard_index);
+		if (shard == NULL)
+			PG_RETURN_NULL();
+	} while (!KinesisLockShard(stream, shard, RowShareLock));
+	KinesisStableAttach(stream, shard);
+	if (!KinesisCheckpointLag(stream, shard,
+							  KinesisShardCounter(checkpoint, stream, shard, "checkpoint"),
+							  KinesisSeqNoTime(checkpoint),
+							  &lag_ms))
+		PG_RETURN_NULL();
+	PG_RETURN_INT64(lag_ms);
 }

@@ -1118,6 +1118,47 @@ KinesisShardLatestSeqNo(KinesisStream *stream, KinesisShard *shard)
 }
 
 /*
+ * How far a checkpoint at counter of a locked, attached shard is behind
+ * the shard's newest record, in ms, into *lag_ms: 0 when no readable
+ * record follows it; otherwise the arrival of the newest allocation less
+ * that of the checkpointed record (at_secs, the second its sequence number
+ * carries, when the record expired).  False when it cannot tell: records
+ * follow but nothing was put since the server started.
+ */
+bool
+KinesisCheckpointLag(KinesisStream *stream, KinesisShard *shard, int64 counter,
+					 TimestampTz at_secs, int64 *lag_ms)
+{
+	ReadTarget	target;
+	ShardScan	scan;
+	TimestampTz at = at_secs;
+	bool		behind = false;
+
+	*lag_ms = 0;
+	if (counter == KINESIS_MAX_COUNTER)
+		return true;			/* SHARD_END */
+	read_target(stream, shard, &target);
+	shard_scan_begin(&scan, &target, counter - 1);
+	while (shard_scan_next(&scan))
+	{
+		if (DatumGetInt64(scan.slot->tts_values[REC_COL_COUNTER]) == counter)
+			at = DatumGetTimestampTz(scan.slot->tts_values[REC_COL_ARRIVAL]);
+		else
+		{
+			behind = true;
+			break;
+		}
+	}
+	shard_scan_end(&scan, false);
+	if (!behind)
+		return true;
+	if (target.tip == 0)
+		return false;
+	*lag_ms = Max(target.tip - at, 0) / 1000;
+	return true;
+}
+
+/*
  * Append up to limit records of a locked, attached shard after the
  * counter after to store, as rows (shard_id, token, sequence_number,
  * approximate_arrival_timestamp, partition_key, data) for consume, paid

@@ -439,6 +439,9 @@ extern void KinesisConsumerRemove(KinesisStreamRow *row, const char *consumer);
 /* in get.c */
 extern int64 KinesisShardCounter(Datum seqnum, KinesisStream *stream, KinesisShard *shard,
 								 const char *argname);
+extern TimestampTz KinesisSeqNoTime(Datum seqnum);
+extern bool KinesisCheckpointLag(KinesisStream *stream, KinesisShard *shard,
+								 int64 counter, TimestampTz at_secs, int64 *lag_ms);
 extern Datum KinesisShardLatestSeqNo(KinesisStream *stream, KinesisShard *shard);
 extern int	KinesisConsumeShard(KinesisStream *stream, KinesisShard *shard, int64 after,
 								int limit, Tuplestorestate *store, TupleDesc desc,

@@ -495,19 +495,27 @@ KinesisRecordSeqNo(const KinesisShard *shard, int64 counter,
 PG_FUNCTION_INFO_V1(kinesis_sequence_number_timestamp);
 
 /*
- * kinesis.sequence_number_timestamp(sequence_number) RETURNS timestamptz:
- * the arrival second a sequence number carries; KN003 for a number that is
+ * The arrival second a sequence number carries; KN003 for a number that is
  * not in the AWS layout.
+ */
+TimestampTz
+KinesisSeqNoTime(Datum seqnum)
+{
+	KinesisSeqNo seq;
+
+	if (!KinesisSeqNoFromNumeric(seqnum, &seq))
+		ereport(ERROR,
+				(errcode(ERRCODE_KINESIS_INVALID_ARGUMENT),
+				 errmsg("invalid sequence number %s",
+						DatumGetCString(DirectFunctionCall1(numeric_out, seqnum)))));
+	return (TimestampTz) (seq.write_secs - UNIX_TO_PG_SECS) * USECS_PER_SEC;
+}
+
+/*
+ * kinesis.sequence_number_timestamp(sequence_number) RETURNS timestamptz
  */
 Datum
 kinesis_sequence_number_timestamp(PG_FUNCTION_ARGS)
 {
-	KinesisSeqNo seq;
-
-	if (!KinesisSeqNoFromNumeric(PG_GETARG_DATUM(0), &seq))
-		ereport(ERROR,
-				(errcode(ERRCODE_KINESIS_INVALID_ARGUMENT),
-				 errmsg("invalid sequence number %s",
-						DatumGetCString(DirectFunctionCall1(numeric_out, PG_GETARG_DATUM(0))))));
-	PG_RETURN_TIMESTAMPTZ((TimestampTz) (seq.write_secs - UNIX_TO_PG_SECS) * USECS_PER_SEC);
+	PG_RETURN_TIMESTAMPTZ(KinesisSeqNoTime(PG_GETARG_DATUM(0)));
 }

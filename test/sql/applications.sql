@@ -131,6 +131,13 @@ SELECT count(*) FILTER (WHERE millis_behind_latest >= 0) AS measured,
        count(*) FILTER (WHERE millis_behind_latest = 0) AS caught_up,
        count(*) FILTER (WHERE millis_behind_latest IS NULL) AS not_checkpointed
   FROM kinesis.application_status('cons');
+-- a record after the checkpoint: that lease lags by the time between the
+-- checkpointed record's arrival and the new one's
+SELECT pg_sleep(0.01);
+SELECT shard_id AS behind_shard
+  FROM kinesis.put_record('ap', 'later', 'd', 300000000000000000000000000000000000000) \gset
+SELECT shard_id = :'behind_shard' AS the_written_shard, millis_behind_latest >= 10 AS behind
+  FROM kinesis.application_status('cons') WHERE millis_behind_latest > 0;
 SELECT application_name, stream_name, count(*) AS leases, count(lease_owner) AS owned
   FROM kinesis.application_leases GROUP BY 1, 2 ORDER BY 1;
 SELECT bool_and(kinesis.sequence_number_timestamp(sequence_number)
