@@ -438,7 +438,7 @@ lat_run() {
 		-D stream="$stream" -f "$put" consumers >"$WORK/lat_pgbench_$name.out" 2>&1 &
 	load_pid=$!
 	sleep 1
-	psql_c -c "SET synchronous_commit = $sync" -c "CALL bench_plain_prober($LAT_SECS, $LAT_INTERVAL)" &
+	psql_c -c "SET synchronous_commit = $sync" -c "CALL bench_prober(NULL, NULL, $LAT_SECS, $LAT_INTERVAL)" &
 	plain_pid=$!
 	psql_c -c "SET synchronous_commit = $sync" -c "CALL bench_prober('$stream', $lat_hash, $LAT_SECS, $LAT_INTERVAL)"
 	wait "$plain_pid"

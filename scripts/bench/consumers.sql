@@ -15,6 +15,11 @@ CREATE TABLE lat_calls (calls int NOT NULL, empty_calls int NOT NULL);
 -- Puts a probe into the shard of p_hash every p_interval seconds for
 -- p_secs seconds, one transaction each: its data is the time before the
 -- put, in Unix microseconds, as text.  Then a last record '-1': stop.
+-- lat_puts gets the put + commit times.  With p_stream NULL, the baseline
+-- instead: a plain INSERT of the same record into a table, and its times
+-- into lat_plain.
+CREATE TABLE lat_plain_probe (sent_us bigint NOT NULL, data bytea NOT NULL);
+CREATE TABLE lat_plain (sent_us bigint NOT NULL, ms float8 NOT NULL);
 CREATE PROCEDURE bench_prober(p_stream text, p_hash numeric, p_secs float8, p_interval float8)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -23,49 +28,29 @@ DECLARE
 	t1 timestamptz;
 	sent bigint[] := '{}';
 	put_ms float8[] := '{}';
+	data bytea;
 BEGIN
 	LOOP
 		t0 := clock_timestamp();
 		sent := sent || (extract(epoch FROM t0) * 1e6)::bigint;
-		PERFORM kinesis.put_record(p_stream, convert_to(sent[cardinality(sent)]::text, 'UTF8'),
-		                           'probe', p_hash);
+		data := convert_to(sent[cardinality(sent)]::text, 'UTF8');
+		IF p_stream IS NULL THEN
+			INSERT INTO lat_plain_probe VALUES (sent[cardinality(sent)], data);
+		ELSE
+			PERFORM kinesis.put_record(p_stream, data, 'probe', p_hash);
+		END IF;
 		COMMIT;
 		t1 := clock_timestamp();
 		put_ms := put_ms || (extract(epoch FROM t1 - t0) * 1000)::float8;
 		EXIT WHEN t1 > stop_at;
 		PERFORM pg_sleep(p_interval);
 	END LOOP;
-	PERFORM kinesis.put_record(p_stream, convert_to('-1', 'UTF8'), 'probe', p_hash);
-	INSERT INTO lat_puts SELECT * FROM unnest(sent, put_ms);
-	COMMIT;
-END
-$$;
-
--- The baseline of the prober: a plain INSERT of the same record into a
--- table and its COMMIT every p_interval seconds for p_secs seconds,
--- alongside the prober, under the same load; lat_plain gets the times.
-CREATE TABLE lat_plain_probe (sent_us bigint NOT NULL, data bytea NOT NULL);
-CREATE TABLE lat_plain (ms float8 NOT NULL);
-CREATE PROCEDURE bench_plain_prober(p_secs float8, p_interval float8)
-LANGUAGE plpgsql AS $$
-DECLARE
-	stop_at timestamptz := clock_timestamp() + make_interval(secs => p_secs);
-	t0 timestamptz;
-	t1 timestamptz;
-	put_ms float8[] := '{}';
-BEGIN
-	LOOP
-		t0 := clock_timestamp();
-		INSERT INTO lat_plain_probe
-		VALUES ((extract(epoch FROM t0) * 1e6)::bigint,
-		        convert_to(((extract(epoch FROM t0) * 1e6)::bigint)::text, 'UTF8'));
-		COMMIT;
-		t1 := clock_timestamp();
-		put_ms := put_ms || (extract(epoch FROM t1 - t0) * 1000)::float8;
-		EXIT WHEN t1 > stop_at;
-		PERFORM pg_sleep(p_interval);
-	END LOOP;
-	INSERT INTO lat_plain SELECT * FROM unnest(put_ms);
+	IF p_stream IS NULL THEN
+		INSERT INTO lat_plain SELECT * FROM unnest(sent, put_ms);
+	ELSE
+		PERFORM kinesis.put_record(p_stream, convert_to('-1', 'UTF8'), 'probe', p_hash);
+		INSERT INTO lat_puts SELECT * FROM unnest(sent, put_ms);
+	END IF;
 	COMMIT;
 END
 $$;
