@@ -1121,9 +1121,12 @@ KinesisShardLatestSeqNo(KinesisStream *stream, KinesisShard *shard)
  * How far a checkpoint at counter of a locked, attached shard is behind
  * the shard's newest record, in ms, into *lag_ms: 0 when no readable
  * record follows it; otherwise the arrival of the newest allocation less
- * that of the checkpointed record (at_secs, the second its sequence number
- * carries, when the record expired).  False when it cannot tell: records
- * follow but nothing was put since the server started.
+ * that of the checkpointed record, and at least 1.  When the checkpointed
+ * record is not there (it expired, or the checkpoint is a position, as
+ * LATEST leaves), its arrival is taken as the earlier of at_secs (the
+ * second its sequence number carries) and the next record's arrival.
+ * False when it cannot tell: records follow but nothing was put since the
+ * server started.
  */
 bool
 KinesisCheckpointLag(KinesisStream *stream, KinesisShard *shard, int64 counter,
@@ -1131,7 +1134,9 @@ KinesisCheckpointLag(KinesisStream *stream, KinesisShard *shard, int64 counter,
 {
 	ReadTarget	target;
 	ShardScan	scan;
-	TimestampTz at = at_secs;
+	TimestampTz at = 0;
+	TimestampTz next = 0;
+	bool		found = false;
 	bool		behind = false;
 
 	*lag_ms = 0;
@@ -1139,14 +1144,19 @@ KinesisCheckpointLag(KinesisStream *stream, KinesisShard *shard, int64 counter,
 		return true;			/* SHARD_END */
 	read_target(stream, shard, &target);
 	shard_scan_begin(&scan, &target, counter - 1);
-	while (shard_scan_next(&scan))
+	while (!behind && shard_scan_next(&scan))
 	{
+		TimestampTz arrival = DatumGetTimestampTz(scan.slot->tts_values[REC_COL_ARRIVAL]);
+
 		if (DatumGetInt64(scan.slot->tts_values[REC_COL_COUNTER]) == counter)
-			at = DatumGetTimestampTz(scan.slot->tts_values[REC_COL_ARRIVAL]);
+		{
+			at = arrival;
+			found = true;
+		}
 		else
 		{
+			next = arrival;
 			behind = true;
-			break;
 		}
 	}
 	shard_scan_end(&scan, false);
@@ -1154,7 +1164,9 @@ KinesisCheckpointLag(KinesisStream *stream, KinesisShard *shard, int64 counter,
 		return true;
 	if (target.tip == 0)
 		return false;
-	*lag_ms = Max(target.tip - at, 0) / 1000;
+	if (!found)
+		at = Min(at_secs, next);
+	*lag_ms = Max((target.tip - at) / 1000, 1);
 	return true;
 }
 

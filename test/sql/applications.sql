@@ -138,6 +138,15 @@ SELECT shard_id AS behind_shard
   FROM kinesis.put_record('ap', 'later', 'd', 300000000000000000000000000000000000000) \gset
 SELECT shard_id = :'behind_shard' AS the_written_shard, millis_behind_latest >= 10 AS behind
   FROM kinesis.application_status('cons') WHERE millis_behind_latest > 0;
+-- LATEST checkpoints a position, not a record: caught up until a put,
+-- then behind (at least 1 ms: 0 means caught up)
+SELECT kinesis.create_stream('lagx', 1);
+SELECT kinesis.create_application('lagapp', 'lagx', 'LATEST');
+SELECT millis_behind_latest AS before_put FROM kinesis.application_status('lagapp');
+SELECT count(*) FROM kinesis.put_record('lagx', 'new', 'k');
+SELECT millis_behind_latest >= 1 AS behind_after_put FROM kinesis.application_status('lagapp');
+SELECT kinesis.drop_application('lagapp');
+SELECT kinesis.delete_stream('lagx');
 SELECT application_name, stream_name, count(*) AS leases, count(lease_owner) AS owned
   FROM kinesis.application_leases GROUP BY 1, 2 ORDER BY 1;
 SELECT bool_and(kinesis.sequence_number_timestamp(sequence_number)
