@@ -201,7 +201,7 @@ kinesis_create_application(PG_FUNCTION_ARGS)
 
 	values[0] = CStringGetTextDatum(name);
 	KinesisSpiExecNulls("SELECT FROM kinesis.applications WHERE application_name = $1",
-				   1, types, values, NULL, InvalidOid, SPI_OK_SELECT);
+						1, types, values, NULL, InvalidOid, SPI_OK_SELECT);
 	if (SPI_processed > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_KINESIS_RESOURCE_IN_USE),
@@ -212,8 +212,8 @@ kinesis_create_application(PG_FUNCTION_ARGS)
 	values[2] = CStringGetTextDatum(positions[position]);
 	values[3] = Int32GetDatum(failover);
 	KinesisSpiExecNulls("INSERT INTO kinesis.applications (application_name, stream_id,"
-				   " initial_position, failover_time_ms) VALUES ($1, $2, $3, $4)",
-				   4, types, values, NULL, KinesisExtensionOwner(), SPI_OK_INSERT);
+						" initial_position, failover_time_ms) VALUES ($1, $2, $3, $4)",
+						4, types, values, NULL, KinesisExtensionOwner(), SPI_OK_INSERT);
 	/* registering invalidated the cached stream */
 	create_leases(name, KinesisStreamLookup(stream_name, false), position == 1);
 
@@ -244,7 +244,7 @@ kinesis_drop_application(PG_FUNCTION_ARGS)
 	row = KinesisStreamRowGet(app.stream_name);
 	value = CStringGetTextDatum(name);
 	KinesisSpiExecNulls("DELETE FROM kinesis.applications WHERE application_name = $1",
-				   1, &type, &value, NULL, KinesisExtensionOwner(), SPI_OK_DELETE);
+						1, &type, &value, NULL, KinesisExtensionOwner(), SPI_OK_DELETE);
 	KinesisConsumerRemove(&row, name);
 	KinesisSpiEnd(nestlevel);
 	PG_RETURN_VOID();
@@ -261,6 +261,16 @@ kinesis_drop_application(PG_FUNCTION_ARGS)
 	" AND NOT EXISTS (SELECT FROM kinesis.leases p WHERE p.application_name = $1" \
 	" AND p.shard_index IN (s.parent_shard_index, s.adjacent_parent_shard_index)" \
 	" AND NOT p.shard_end)"
+
+/*
+ * The new values of a lease that worker $2 takes: a new token, one more
+ * owner switch unless it was $2's already, renewed now
+ */
+#define TAKE_LEASE \
+	"lease_owner = $2, lease_counter = t.lease_counter + 1," \
+	" owner_switches_since_checkpoint = t.owner_switches_since_checkpoint" \
+	"   + (t.lease_owner IS DISTINCT FROM $2)::int," \
+	" renewed_at = pg_catalog.now()"
 
 /* A lease is expired when its owner has been silent longer than $4 ms */
 #define EXPIRED "l.renewed_at <= pg_catalog.now() - pg_catalog.make_interval(secs => $4 / 1000.0)"
@@ -282,16 +292,16 @@ sync_leases(Datum *values, Oid *types)
 	Oid			owner = KinesisExtensionOwner();
 
 	KinesisSpiExecSaved("INSERT INTO kinesis.leases (application_name, shard_index)"
-				   " SELECT $1, shard_index FROM kinesis.shards"
-				   " WHERE stream_id = $3 AND expired_at IS NULL"
-				   " AND NOT EXISTS (SELECT FROM kinesis.leases l WHERE l.application_name = $1"
-				   " AND l.shard_index = kinesis.shards.shard_index)"
-				   " ON CONFLICT DO NOTHING",
-				   4, types, values, NULL, owner, SPI_OK_INSERT);
+						" SELECT $1, shard_index FROM kinesis.shards"
+						" WHERE stream_id = $3 AND expired_at IS NULL"
+						" AND NOT EXISTS (SELECT FROM kinesis.leases l WHERE l.application_name = $1"
+						" AND l.shard_index = kinesis.shards.shard_index)"
+						" ON CONFLICT DO NOTHING",
+						4, types, values, NULL, owner, SPI_OK_INSERT);
 	KinesisSpiExecSaved("DELETE FROM kinesis.leases l WHERE application_name = $1"
-				   " AND NOT EXISTS (SELECT FROM kinesis.shards s WHERE s.stream_id = $3"
-				   " AND s.shard_index = l.shard_index AND s.expired_at IS NULL)",
-				   4, types, values, NULL, owner, SPI_OK_DELETE);
+						" AND NOT EXISTS (SELECT FROM kinesis.shards s WHERE s.stream_id = $3"
+						" AND s.shard_index = l.shard_index AND s.expired_at IS NULL)",
+						4, types, values, NULL, owner, SPI_OK_DELETE);
 }
 
 /*
@@ -302,19 +312,15 @@ static int64
 take_free(Datum *values, Oid *types, int64 n)
 {
 	values[4] = Int64GetDatum(n);
-	KinesisSpiExecSaved("UPDATE kinesis.leases t SET lease_owner = $2,"
-				   " lease_counter = t.lease_counter + 1,"
-				   " owner_switches_since_checkpoint = t.owner_switches_since_checkpoint"
-				   "   + (t.lease_owner IS DISTINCT FROM $2)::int,"
-				   " renewed_at = pg_catalog.now()"
-				   " WHERE t.application_name = $1"
-				   " AND (t.lease_owner IS NULL OR t.renewed_at <= pg_catalog.now()"
-				   "  - pg_catalog.make_interval(secs => $4 / 1000.0))"
-				   " AND t.shard_index IN ("
-				   "  SELECT l.shard_index FROM (" WORKABLE_LEASES ") l"
-				   "  WHERE (l.lease_owner IS NULL OR " EXPIRED ")"
-				   "  ORDER BY l.shard_index LIMIT $5)",
-				   5, types, values, NULL, KinesisExtensionOwner(), SPI_OK_UPDATE);
+	KinesisSpiExecSaved("UPDATE kinesis.leases t SET " TAKE_LEASE
+						" WHERE t.application_name = $1"
+						" AND (t.lease_owner IS NULL OR t.renewed_at <= pg_catalog.now()"
+						"  - pg_catalog.make_interval(secs => $4 / 1000.0))"
+						" AND t.shard_index IN ("
+						"  SELECT l.shard_index FROM (" WORKABLE_LEASES ") l"
+						"  WHERE (l.lease_owner IS NULL OR " EXPIRED ")"
+						"  ORDER BY l.shard_index LIMIT $5)",
+						5, types, values, NULL, KinesisExtensionOwner(), SPI_OK_UPDATE);
 	return (int64) SPI_processed;
 }
 
@@ -326,18 +332,15 @@ static void
 steal_one(Datum *values, Oid *types, int64 target)
 {
 	values[4] = Int64GetDatum(target);
-	KinesisSpiExecSaved("UPDATE kinesis.leases t SET lease_owner = $2,"
-				   " lease_counter = t.lease_counter + 1,"
-				   " owner_switches_since_checkpoint = t.owner_switches_since_checkpoint + 1,"
-				   " renewed_at = pg_catalog.now()"
-				   " WHERE t.application_name = $1 AND t.shard_index = ("
-				   "  SELECT max(l.shard_index) FROM (" WORKABLE_LEASES ") l"
-				   "  WHERE l.lease_owner = (SELECT l2.lease_owner FROM (" WORKABLE_LEASES ") l2"
-				   "   WHERE l2.lease_owner IS NOT NULL AND l2.lease_owner <> $2"
-				   "   AND NOT (" EXPIRED ")"
-				   "   GROUP BY l2.lease_owner HAVING count(*) > $5"
-				   "   ORDER BY count(*) DESC, l2.lease_owner LIMIT 1))",
-				   5, types, values, NULL, KinesisExtensionOwner(), SPI_OK_UPDATE);
+	KinesisSpiExecSaved("UPDATE kinesis.leases t SET " TAKE_LEASE
+						" WHERE t.application_name = $1 AND t.shard_index = ("
+						"  SELECT max(l.shard_index) FROM (" WORKABLE_LEASES ") l"
+						"  WHERE l.lease_owner = (SELECT l2.lease_owner FROM (" WORKABLE_LEASES ") l2"
+						"   WHERE l2.lease_owner IS NOT NULL AND l2.lease_owner <> $2"
+						"   AND NOT (" EXPIRED ")"
+						"   GROUP BY l2.lease_owner HAVING count(*) > $5"
+						"   ORDER BY count(*) DESC, l2.lease_owner LIMIT 1))",
+						5, types, values, NULL, KinesisExtensionOwner(), SPI_OK_UPDATE);
 }
 
 /*
@@ -387,16 +390,16 @@ kinesis_acquire_leases(PG_FUNCTION_ARGS)
 
 	sync_leases(values, types);
 	KinesisSpiExecSaved("UPDATE kinesis.leases SET renewed_at = pg_catalog.now()"
-				   " WHERE application_name = $1 AND lease_owner = $2",
-				   2, types, values, NULL, KinesisExtensionOwner(), SPI_OK_UPDATE);
+						" WHERE application_name = $1 AND lease_owner = $2",
+						2, types, values, NULL, KinesisExtensionOwner(), SPI_OK_UPDATE);
 
 	/* the live workers share the workable leases evenly */
 	KinesisSpiExecSaved("SELECT count(*),"
-				   " count(DISTINCT l.lease_owner) FILTER (WHERE l.lease_owner <> $2"
-				   "   AND NOT (" EXPIRED ")) + 1,"
-				   " count(*) FILTER (WHERE l.lease_owner = $2)"
-				   " FROM (" WORKABLE_LEASES ") l",
-				   4, types, values, NULL, InvalidOid, SPI_OK_SELECT);
+						" count(DISTINCT l.lease_owner) FILTER (WHERE l.lease_owner <> $2"
+						"   AND NOT (" EXPIRED ")) + 1,"
+						" count(*) FILTER (WHERE l.lease_owner = $2)"
+						" FROM (" WORKABLE_LEASES ") l",
+						4, types, values, NULL, InvalidOid, SPI_OK_SELECT);
 	workable = KinesisSpiInt(0, 1, 0);
 	workers = KinesisSpiInt(0, 2, 1);
 	mine = KinesisSpiInt(0, 3, 0);
@@ -412,10 +415,10 @@ kinesis_acquire_leases(PG_FUNCTION_ARGS)
 	}
 
 	KinesisSpiExecSaved("SELECT 'shardId-' || pg_catalog.lpad(l.shard_index::text, 12, '0'),"
-				   " l.lease_counter, l.checkpoint"
-				   " FROM (" WORKABLE_LEASES ") l WHERE l.lease_owner = $2"
-				   " ORDER BY l.shard_index",
-				   4, types, values, NULL, InvalidOid, SPI_OK_SELECT);
+						" l.lease_counter, l.checkpoint"
+						" FROM (" WORKABLE_LEASES ") l WHERE l.lease_owner = $2"
+						" ORDER BY l.shard_index",
+						4, types, values, NULL, InvalidOid, SPI_OK_SELECT);
 	for (i = 0; i < SPI_processed; i++)
 	{
 		Datum		row[3];
@@ -480,8 +483,8 @@ kinesis_checkpoint(PG_FUNCTION_ARGS)
 	values[0] = CStringGetTextDatum(name);
 	values[1] = Int32GetDatum(shard->shard_index);
 	KinesisSpiExecSaved("SELECT lease_owner, lease_counter, checkpoint FROM kinesis.leases"
-				   " WHERE application_name = $1 AND shard_index = $2 FOR UPDATE",
-				   2, types, values, NULL, KinesisExtensionOwner(), SPI_OK_SELECT);
+						" WHERE application_name = $1 AND shard_index = $2 FOR UPDATE",
+						2, types, values, NULL, KinesisExtensionOwner(), SPI_OK_SELECT);
 	if (SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_KINESIS_RESOURCE_NOT_FOUND),
@@ -508,9 +511,9 @@ kinesis_checkpoint(PG_FUNCTION_ARGS)
 	values[2] = seqnum;
 	values[3] = BoolGetDatum(shard->close_secs >= 0 && counter == KINESIS_MAX_COUNTER);
 	KinesisSpiExecSaved("UPDATE kinesis.leases SET checkpoint = $3, shard_end = $4,"
-				   " owner_switches_since_checkpoint = 0, renewed_at = pg_catalog.now()"
-				   " WHERE application_name = $1 AND shard_index = $2",
-				   4, types, values, NULL, KinesisExtensionOwner(), SPI_OK_UPDATE);
+						" owner_switches_since_checkpoint = 0, renewed_at = pg_catalog.now()"
+						" WHERE application_name = $1 AND shard_index = $2",
+						4, types, values, NULL, KinesisExtensionOwner(), SPI_OK_UPDATE);
 	KinesisSpiEnd(nestlevel);
 	PG_RETURN_VOID();
 }
@@ -540,9 +543,9 @@ kinesis_release_leases(PG_FUNCTION_ARGS)
 	values[0] = CStringGetTextDatum(name);
 	values[1] = CStringGetTextDatum(worker);
 	KinesisSpiExecSaved("UPDATE kinesis.leases SET lease_owner = NULL,"
-				   " lease_counter = lease_counter + 1"
-				   " WHERE application_name = $1 AND lease_owner = $2",
-				   2, types, values, NULL, KinesisExtensionOwner(), SPI_OK_UPDATE);
+						" lease_counter = lease_counter + 1"
+						" WHERE application_name = $1 AND lease_owner = $2",
+						2, types, values, NULL, KinesisExtensionOwner(), SPI_OK_UPDATE);
 	KinesisSpiEnd(nestlevel);
 	PG_RETURN_VOID();
 }
@@ -576,9 +579,9 @@ held_leases(AppRow *app, const char *worker, MemoryContext cxt, int *n)
 						" AND renewed_at <= pg_catalog.now() - " RENEWAL_AGE,
 						4, types, values, NULL, KinesisExtensionOwner(), SPI_OK_UPDATE);
 	KinesisSpiExecSaved("SELECT l.shard_index, l.lease_counter, l.checkpoint"
-				   " FROM (" WORKABLE_LEASES ") l WHERE l.lease_owner = $2"
-				   " ORDER BY l.shard_index",
-				   3, types, values, NULL, InvalidOid, SPI_OK_SELECT);
+						" FROM (" WORKABLE_LEASES ") l WHERE l.lease_owner = $2"
+						" ORDER BY l.shard_index",
+						3, types, values, NULL, InvalidOid, SPI_OK_SELECT);
 	*n = (int) SPI_processed;
 	leases = MemoryContextAlloc(cxt, sizeof(HeldLease) * Max(*n, 1));
 	for (i = 0; i < SPI_processed; i++)
@@ -733,10 +736,7 @@ kinesis_checkpoint_lag(PG_FUNCTION_ARGS)
 			PG_RETURN_NULL();
 	} while (!KinesisLockShard(stream, shard, RowShareLock));
 	KinesisStableAttach(stream, shard);
-	if (!KinesisCheckpointLag(stream, shard,
-							  KinesisShardCounter(checkpoint, stream, shard, "checkpoint"),
-							  KinesisSeqNoTime(checkpoint),
-							  &lag_ms))
+	if (!KinesisCheckpointLag(stream, shard, checkpoint, &lag_ms))
 		PG_RETURN_NULL();
 	PG_RETURN_INT64(lag_ms);
 }

@@ -1118,20 +1118,21 @@ KinesisShardLatestSeqNo(KinesisStream *stream, KinesisShard *shard)
 }
 
 /*
- * How far a checkpoint at counter of a locked, attached shard is behind
- * the shard's newest record, in ms, into *lag_ms: 0 when no readable
- * record follows it; otherwise the arrival of the newest allocation less
- * that of the checkpointed record, and at least 1.  When the checkpointed
- * record is not there (it expired, or the checkpoint is a position, as
- * LATEST leaves), its arrival is taken as the earlier of at_secs (the
- * second its sequence number carries) and the next record's arrival.
+ * How far a checkpoint (a sequence number of a locked, attached shard) is
+ * behind the shard's newest record, in ms, into *lag_ms: 0 when no
+ * readable record follows it; otherwise the arrival of the newest
+ * allocation less that of the checkpointed record, and at least 1.  When
+ * the checkpointed record is not there (it expired, or the checkpoint is a
+ * position, as LATEST leaves), its arrival is taken as the earlier of the
+ * second its sequence number carries and the next record's arrival.
  * False when it cannot tell: records follow but nothing was put since the
  * server started.
  */
 bool
-KinesisCheckpointLag(KinesisStream *stream, KinesisShard *shard, int64 counter,
-					 TimestampTz at_secs, int64 *lag_ms)
+KinesisCheckpointLag(KinesisStream *stream, KinesisShard *shard, Datum checkpoint,
+					 int64 *lag_ms)
 {
+	int64		counter = KinesisShardCounter(checkpoint, stream, shard, "checkpoint");
 	ReadTarget	target;
 	ShardScan	scan;
 	TimestampTz at = 0;
@@ -1165,7 +1166,7 @@ KinesisCheckpointLag(KinesisStream *stream, KinesisShard *shard, int64 counter,
 	if (target.tip == 0)
 		return false;
 	if (!found)
-		at = Min(at_secs, next);
+		at = Min(KinesisSeqNoTime(checkpoint), next);
 	*lag_ms = Max((target.tip - at) / 1000, 1);
 	return true;
 }

@@ -311,6 +311,7 @@ extern Datum KinesisSeqNoToNumeric(const KinesisSeqNo *seq, KinesisNumericBuf *b
 extern Datum KinesisUint128ToNumeric(uint128 value);
 extern char *KinesisSeqNoToString(const KinesisSeqNo *seq);
 extern bool KinesisSeqNoFromNumeric(Datum num, KinesisSeqNo *seq);
+extern TimestampTz KinesisSeqNoTime(Datum seqnum);
 extern Datum KinesisShardStartingSeqNo(const KinesisShard *shard);
 extern Datum KinesisShardEndingSeqNo(const KinesisShard *shard);
 extern Datum KinesisRecordSeqNo(const KinesisShard *shard, int64 counter,
@@ -439,9 +440,8 @@ extern void KinesisConsumerRemove(KinesisStreamRow *row, const char *consumer);
 /* in get.c */
 extern int64 KinesisShardCounter(Datum seqnum, KinesisStream *stream, KinesisShard *shard,
 								 const char *argname);
-extern TimestampTz KinesisSeqNoTime(Datum seqnum);
 extern bool KinesisCheckpointLag(KinesisStream *stream, KinesisShard *shard,
-								 int64 counter, TimestampTz at_secs, int64 *lag_ms);
+								 Datum checkpoint, int64 *lag_ms);
 extern Datum KinesisShardLatestSeqNo(KinesisStream *stream, KinesisShard *shard);
 extern int	KinesisConsumeShard(KinesisStream *stream, KinesisShard *shard, int64 after,
 								int limit, Tuplestorestate *store, TupleDesc desc,

@@ -249,10 +249,10 @@ budget_key(BudgetKey *key, int64 stream_id, int32 shard_index, const char *consu
 }
 
 /*
- * The budget of key, with the budget table's lock held in shared mode on
- * return (the caller releases it); created full when create and missing.
- * NULL when missing and not created, or when the table is full (the read
- * then goes unmetered).
+ * The budget of key, with the budget table's lock held on return (shared,
+ * or exclusive when the budget was just created; the caller releases it);
+ * created full when create and missing.  NULL when missing and not
+ * created, or when the table is full (the read then goes unmetered).
  */
 static KinesisBudget *
 budget_find(BudgetKey *key, bool create)
@@ -277,9 +277,7 @@ budget_find(BudgetKey *key, bool create)
 		for (m = 0; m < KINESIS_NMETRICS; m++)
 			pg_atomic_init_u64(&budget->metrics[m], 0);
 	}
-	LWLockRelease(budgets_lock);
-	LWLockAcquire(budgets_lock, LW_SHARED);
-	return hash_search(budgets, key, HASH_FIND, NULL);
+	return budget;
 }
 
 /*
