@@ -99,7 +99,7 @@ if wanted tap && ls test/t/*.pl >/dev/null 2>&1; then
 	for f in "$WORK"/test/t/*.pl; do
 		if as_user env PATH="$PATH" TESTDIR="$WORK/tap" \
 			PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress" \
-			PERL5LIB="$PGXS_DIR/src/test/perl" \
+			PERL5LIB="$PGXS_DIR/src/test/perl:$WORK/test/perl" \
 			prove "$f"; then
 			passed=$((passed + 1))
 		else

@@ -24,6 +24,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use IPC::Run;
+use KinesisTAP;
 use Time::HiRes qw(time usleep);
 
 my $STREAM      = 'race';
@@ -248,19 +249,7 @@ sub writer_script
 sub start_psql
 {
 	my ($name, @args) = @_;
-	my %p = (name => $name, out => "$tmp/$name.out", err => "$tmp/$name.err");
-	my @cmd = (
-		'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1',
-		'-d', $node->connstr('postgres'), @args);
-	$p{h} = IPC::Run::start(\@cmd, '<', \undef, '>', $p{out}, '2>', $p{err},
-		IPC::Run::timeout(180));
-	return \%p;
-}
-
-sub slurp
-{
-	my ($f) = @_;
-	return -e $f ? PostgreSQL::Test::Utils::slurp_file($f) : '';
+	return background_psql($node, $tmp, $name, {}, @args);
 }
 
 my $t_start = time;
@@ -397,7 +386,7 @@ for my $p (@writers)
 	eval { $p->{h}->finish; };
 	diag("$p->{name}: $@") if $@;
 	is($p->{h}->result(0), 0, "$p->{name} exited with status 0");
-	my $err = slurp($p->{err});
+	my $err = slurp_if_exists($p->{err});
 	unlike($err, qr/ERROR|FATAL|PANIC/, "$p->{name} got no error")
 	  or diag("$p->{name} stderr:\n$err");
 }
@@ -405,7 +394,7 @@ $node->safe_psql('postgres', 'UPDATE ctl SET done = true');
 eval { $reader->{h}->finish; };
 diag("reader: $@") if $@;
 is($reader->{h}->result(0), 0, 'reader exited with status 0');
-my $reader_err = slurp($reader->{err});
+my $reader_err = slurp_if_exists($reader->{err});
 unlike($reader_err, qr/ERROR|FATAL|PANIC/, 'reader got no error')
   or diag("reader stderr:\n$reader_err");
 note(sprintf('writing, resharding and reading took %.1f s', time - $t_start));
@@ -442,48 +431,38 @@ cmp_ok($logged, '>=', 1000, 'the writers acknowledged at least 1000 records');
 cmp_ok(q1('SELECT count(DISTINCT shard_id) FROM put_log'), '>=', 8,
 	'records went to many shards of several generations');
 
-# show a few offending rows of a query that should return none
-sub none
-{
-	my ($sql, $name) = @_;
-	my $rows = q1("SELECT count(*) FROM ($sql) x");
-	is($rows, 0, $name)
-	  or diag("$rows rows, for example:\n" . q1("$sql LIMIT 10"));
-	return;
-}
-
 # 1. everything acknowledged is stored exactly once, nothing else is
 is($stored, $logged, 'as many records stored as acknowledged');
-none(q{SELECT data, count(*) FROM stored GROUP BY data HAVING count(*) > 1},
+none($node, q{SELECT data, count(*) FROM stored GROUP BY data HAVING count(*) > 1},
 	'no record is stored twice');
-none(
+none($node,
 	q{SELECT w, k, count(*), min(n), max(n) FROM put_log GROUP BY w, k
 	   HAVING count(*) <> max(n) OR min(n) <> 1},
 	'per writer and key, the acknowledged n run 1..max without gaps');
-none(
+none($node,
 	q{SELECT p.* FROM put_log p
 	   WHERE NOT EXISTS (SELECT 1 FROM stored s
 	                      WHERE s.shard_id = p.shard_id AND s.seq = p.seq
 	                        AND s.pk = p.k AND s.data = format('w%s:%s:%s', p.w, p.k, p.n))},
 	'every acknowledged record is stored in its shard at its sequence number');
-none(
+none($node,
 	q{SELECT s.* FROM stored s
 	   WHERE NOT EXISTS (SELECT 1 FROM put_log p WHERE p.w = s.w AND p.k = s.k AND p.n = s.n)},
 	'every stored record was acknowledged');
-none(q{SELECT * FROM stored WHERE pk <> k}, 'stored partition keys match the data');
+none($node, q{SELECT * FROM stored WHERE pk <> k}, 'stored partition keys match the data');
 
 # 2. per writer and key: put order = lineage order = sequence number order
-none(
+none($node,
 	q{SELECT * FROM (SELECT w, k, n, shard_id, seq,
 	                        row_number() OVER (PARTITION BY w, k ORDER BY shard_id, seq) AS ord
 	                   FROM stored) x WHERE ord <> n},
 	'per writer and key, reading shards by id (parents first) gives put order');
-none(
+none($node,
 	q{SELECT * FROM (SELECT w, k, n, shard_id, seq,
 	                        row_number() OVER (PARTITION BY w, k ORDER BY seq) AS ord
 	                   FROM stored) x WHERE ord <> n},
 	'per writer and key, sequence numbers increase in put order');
-none(
+none($node,
 	q{WITH RECURSIVE edge(child, parent) AS (
 	      SELECT shard_id, parent_shard_id FROM shards WHERE parent_shard_id IS NOT NULL
 	      UNION ALL
@@ -501,28 +480,28 @@ none(
 
 # 3. the reader saw every record exactly once, per writer and key in put order
 is(q1('SELECT count(*) FROM seen'), $logged, 'the reader got as many records as acknowledged');
-none(q{SELECT data, count(*) FROM seen GROUP BY data HAVING count(*) > 1},
+none($node, q{SELECT data, count(*) FROM seen GROUP BY data HAVING count(*) > 1},
 	'the reader got no record twice');
-none(
+none($node,
 	q{SELECT s.* FROM stored s
 	   WHERE NOT EXISTS (SELECT 1 FROM seen r
 	                      WHERE r.shard_id = s.shard_id AND r.seq = s.seq AND r.data = s.data)},
 	'the reader got every stored record, from its shard, with its sequence number');
-none(
+none($node,
 	q{SELECT * FROM (SELECT id, shard_id, seq, data,
 	                        split_part(data, ':', 3)::int AS n,
 	                        row_number() OVER (PARTITION BY split_part(data, ':', 1), split_part(data, ':', 2)
 	                                           ORDER BY id) AS ord
 	                   FROM seen) x WHERE ord <> n},
 	'per writer and key, the reader got the records in put order');
-none(
+none($node,
 	q{SELECT r.shard_id, r.state FROM reader_shards r
 	    FULL JOIN shards s USING (shard_id)
 	   WHERE r.state IS DISTINCT FROM CASE WHEN s.ending_sequence_number IS NULL THEN 'active' ELSE 'ended' END},
 	'the reader reached every shard, ended the closed ones and follows the open ones');
 
 # 4./5. closed shards end above their records and below their children
-none(
+none($node,
 	q{SELECT p.shard_id FROM shards p
 	   WHERE p.ending_sequence_number IS NULL
 	     AND EXISTS (SELECT 1 FROM shards c WHERE p.shard_id IN (c.parent_shard_id, c.adjacent_parent_shard_id))},
@@ -538,22 +517,22 @@ is( q1(
 	),
 	't',
 	'the open shards cover the hash key space without gaps');
-none(
+none($node,
 	q{SELECT l.shard_id, l.ending_sequence_number, max(s.seq)
 	    FROM shards l JOIN stored s USING (shard_id)
 	   WHERE l.ending_sequence_number IS NOT NULL
 	   GROUP BY 1, 2 HAVING max(s.seq) >= l.ending_sequence_number},
 	'every record of a closed shard is below its ending sequence number');
-none(
+none($node,
 	q{SELECT l.shard_id, count(*) FROM shards l JOIN stored s USING (shard_id)
 	   WHERE s.seq < l.starting_sequence_number GROUP BY 1},
 	'no record is below its shard\'s starting sequence number');
-none(
+none($node,
 	q{SELECT c.shard_id, p.shard_id AS parent, c.starting_sequence_number, p.ending_sequence_number
 	    FROM shards c JOIN shards p ON p.shard_id IN (c.parent_shard_id, c.adjacent_parent_shard_id)
 	   WHERE c.starting_sequence_number <= p.ending_sequence_number},
 	'every child starts above its parents\' ending sequence numbers');
-none(
+none($node,
 	q{SELECT c.shard_id, p.shard_id AS parent,
 	         (SELECT min(seq) FROM stored WHERE shard_id = c.shard_id) AS child_min,
 	         (SELECT max(seq) FROM stored WHERE shard_id = p.shard_id) AS parent_max
@@ -561,7 +540,7 @@ none(
 	   WHERE (SELECT min(seq) FROM stored WHERE shard_id = c.shard_id)
 	         <= (SELECT max(seq) FROM stored WHERE shard_id = p.shard_id)},
 	'every record of a child is above every record of its parents');
-none(
+none($node,
 	q{SELECT s.shard_id, s.pk, hash_key(s.pk), l.starting_hash_key, l.ending_hash_key
 	    FROM stored s JOIN shards l USING (shard_id)
 	   WHERE hash_key(s.pk) NOT BETWEEN l.starting_hash_key AND l.ending_hash_key},

@@ -35,6 +35,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use IPC::Run;
+use KinesisTAP;
 use Time::HiRes qw(time usleep);
 
 my $STREAM      = 'ev';
@@ -235,19 +236,7 @@ my $tmp = PostgreSQL::Test::Utils::tempdir;
 sub start_psql
 {
 	my ($name, $appname, @args) = @_;
-	my %p = (name => $name, out => "$tmp/$name.out", err => "$tmp/$name.err");
-	my @cmd = (
-		'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1',
-		'-d', $node->connstr('postgres') . " application_name=$appname", @args);
-	$p{h} = IPC::Run::start(\@cmd, '<', \undef, '>', $p{out}, '2>', $p{err},
-		IPC::Run::timeout(240));
-	return \%p;
-}
-
-sub slurp
-{
-	my ($f) = @_;
-	return -e $f ? PostgreSQL::Test::Utils::slurp_file($f) : '';
+	return background_psql($node, $tmp, $name, { appname => $appname, timeout => 240 }, @args);
 }
 
 sub q1 { return $node->safe_psql('postgres', $_[0]); }
@@ -399,7 +388,7 @@ q1('UPDATE ctl SET stop_producer = true');
 eval { $producer->{h}->finish; };
 diag("producer: $@") if $@;
 is($producer->{h}->result(0), 0, 'the producer exited with status 0');
-my $perr = slurp($producer->{err});
+my $perr = slurp_if_exists($producer->{err});
 unlike($perr, qr/ERROR|FATAL|PANIC/, 'the producer got no error')
   or diag("producer stderr:\n$perr");
 my $written = q1('SELECT count(*) FROM put_log');
@@ -431,14 +420,14 @@ for my $name (qw(w1 w2))
 	eval { $p->{h}->finish; };
 	diag("$name: $@") if $@;
 	is($p->{h}->result(0), 0, "$p->{name} exited with status 0");
-	my $err = slurp($p->{err});
+	my $err = slurp_if_exists($p->{err});
 	unlike($err, qr/ERROR|FATAL|PANIC/, "$p->{name} got no error")
 	  or diag("$p->{name} stderr:\n$err");
 }
 for my $p ($workers{w3}, $w2_old)
 {
 	eval { $p->{h}->finish; };
-	my $err = slurp($p->{err});
+	my $err = slurp_if_exists($p->{err});
 	like($err, qr/terminating connection due to administrator command/,
 		"$p->{name} (killed) ended by the termination")
 	  or diag("$p->{name} stderr:\n$err");
@@ -456,15 +445,6 @@ SELECT l.shard_id, r.sequence_number AS seq, r.partition_key AS pk,
   FROM shards l, kinesis.read_records('$STREAM', l.shard_id, NULL, 10000) r;
 });
 
-sub none
-{
-	my ($sql, $name) = @_;
-	my $rows = q1("SELECT count(*) FROM ($sql) x");
-	is($rows, 0, $name)
-	  or diag("$rows rows, for example:\n" . q1("$sql LIMIT 10"));
-	return;
-}
-
 note(sprintf(
 		'%d records written, %d stored in %d shards, %d result rows; per worker: %s',
 		$written, q1('SELECT count(*) FROM stored'), q1('SELECT count(*) FROM shards'),
@@ -478,7 +458,7 @@ note('checkpoints: ' . q1('SELECT count(*) FROM checkpoints_log'));
 
 # the scenario happened
 is(q1('SELECT count(*) FROM stored'), $written, 'the stream holds every record the producer logged');
-none(
+none($node,
 	q{SELECT p.* FROM put_log p
 	   WHERE NOT EXISTS (SELECT FROM stored s
 	                      WHERE s.shard_id = p.shard_id AND s.seq = p.seq AND s.data = p.k || ':' || p.n)},
@@ -503,35 +483,35 @@ cmp_ok(
 
 # 1. exactly once
 is(q1('SELECT count(*) FROM results'), $written, 'as many results as records written');
-none(
+none($node,
 	q{SELECT shard_id, seq, count(*), string_agg(worker, ' ') FROM results
 	   GROUP BY 1, 2 HAVING count(*) > 1},
 	'no record was processed twice');
-none(
+none($node,
 	q{SELECT s.* FROM stored s
 	   WHERE NOT EXISTS (SELECT FROM results r
 	                      WHERE r.shard_id = s.shard_id AND r.seq = s.seq
 	                        AND r.pk = s.pk AND r.data = s.data)},
 	'every record of the stream was processed, with its shard, number, key and data');
-none(
+none($node,
 	q{SELECT r.* FROM results r
 	   WHERE NOT EXISTS (SELECT FROM stored s WHERE s.shard_id = r.shard_id AND s.seq = r.seq)},
 	'every result is a record of the stream');
 
 # 2. per shard in sequence order, per key in put order
-none(
+none($node,
 	q{SELECT * FROM (SELECT shard_id, id, seq, worker,
 	                        lag(seq) OVER (PARTITION BY shard_id ORDER BY id) AS prev
 	                   FROM results) x WHERE prev >= seq},
 	'per shard, records were processed in sequence number order');
-none(
+none($node,
 	q{SELECT * FROM (SELECT pk, data, id, shard_id, split_part(data, ':', 2)::int AS n,
 	                        row_number() OVER (PARTITION BY pk ORDER BY id) AS ord
 	                   FROM results) x WHERE n <> ord},
 	'per partition key, records were processed in put order, none missing');
 
 # 3. parents before children
-none(
+none($node,
 	q{WITH RECURSIVE edge(child, parent) AS (
 	      SELECT shard_id, parent_shard_id FROM shards WHERE parent_shard_id IS NOT NULL
 	      UNION ALL
@@ -545,7 +525,7 @@ none(
 	    FROM span c JOIN anc USING (shard_id) JOIN span a ON a.shard_id = anc.ancestor
 	   WHERE a.last_id > c.first_id},
 	'every record of an ancestor shard was processed before any of its descendants');
-none(
+none($node,
 	q{SELECT c.shard_id, p.shard_id AS parent
 	    FROM shards c JOIN shards p ON p.shard_id IN (c.parent_shard_id, c.adjacent_parent_shard_id)
 	   WHERE (SELECT min(id) FROM checkpoints_log WHERE shard_id = c.shard_id)
@@ -553,28 +533,28 @@ none(
 	'no child was checkpointed before its parents were checkpointed at SHARD_END');
 
 # 4. checkpoints
-none(
+none($node,
 	q{SELECT * FROM (SELECT shard_id, id, worker, seq,
 	                        lag(seq) OVER (PARTITION BY shard_id ORDER BY id) AS prev
 	                   FROM checkpoints_log) x WHERE prev > seq},
 	'no checkpoint moved backwards');
-none(
+none($node,
 	q{SELECT * FROM (SELECT shard_id, id, token,
 	                        lag(token) OVER (PARTITION BY shard_id ORDER BY id) AS prev
 	                   FROM checkpoints_log) x WHERE prev > token},
 	'per shard, checkpoints came with non-decreasing lease tokens');
-none(
+none($node,
 	q{SELECT s.shard_id, count(c.id) FILTER (WHERE c.at_end)
 	    FROM shards s LEFT JOIN checkpoints_log c USING (shard_id)
 	   WHERE s.ending_sequence_number IS NOT NULL
 	   GROUP BY 1 HAVING count(c.id) FILTER (WHERE c.at_end) <> 1},
 	'every closed shard was checkpointed at SHARD_END exactly once');
-none(
+none($node,
 	q{SELECT c.* FROM checkpoints_log c JOIN shards s USING (shard_id)
 	   WHERE c.at_end AND (c.seq <> s.ending_sequence_number
 	          OR c.id <> (SELECT max(id) FROM checkpoints_log x WHERE x.shard_id = c.shard_id))},
 	'SHARD_END checkpoints are at the ending sequence number and the last of their shard');
-none(
+none($node,
 	q{SELECT f.shard_id, f.checkpoint, f.shard_end, s.ending_sequence_number,
 	         (SELECT max(seq) FROM stored WHERE shard_id = f.shard_id) AS last_record
 	    FROM final_status f JOIN shards s USING (shard_id)
@@ -582,13 +562,13 @@ none(
 	         coalesce(s.ending_sequence_number, (SELECT max(seq) FROM stored WHERE shard_id = f.shard_id))
 	      OR f.shard_end <> (s.ending_sequence_number IS NOT NULL)},
 	'finally, closed shards are at SHARD_END and open ones checkpointed at their last record');
-none(
+none($node,
 	q{SELECT f.shard_id, f.checkpoint, l.seq FROM final_status f
 	    LEFT JOIN LATERAL (SELECT seq FROM checkpoints_log c WHERE c.shard_id = f.shard_id
 	                        ORDER BY id DESC LIMIT 1) l ON true
 	   WHERE f.checkpoint IS DISTINCT FROM l.seq},
 	'the last logged checkpoint of every shard is its stored checkpoint');
-none(
+none($node,
 	q{SELECT r.shard_id, r.token, r.worker FROM results r
 	   WHERE NOT EXISTS (SELECT FROM checkpoints_log c
 	                      WHERE c.shard_id = r.shard_id AND c.token = r.token
@@ -596,7 +576,7 @@ none(
 	'every result committed with a checkpoint of its batch covering it');
 
 # 5. failover
-none(
+none($node,
 	q{SELECT w.shard_id, w.lease_token, f.lease_owner, f.lease_token
 	    FROM w3_leases w JOIN final_status f USING (shard_id)
 	   WHERE f.lease_owner IS NULL OR f.lease_owner = 'w3' OR f.lease_token <= w.lease_token},
@@ -604,7 +584,7 @@ none(
 is(q1(q{SELECT count(*) FROM final_status WHERE lease_owner = 'w3'}), 0,
 	'w3 owns no lease at the end');
 cmp_ok(q1('SELECT max(lease_token) FROM final_status'), '>', 1, 'some lease changed owner');
-none(
+none($node,
 	q{SELECT * FROM worker_events WHERE NOT (sqlstate = 'KN003' AND message LIKE '%was lost')},
 	'the only errors the workers met were lost leases (KN003): no deadlock, no other error');
 is(q1(q{SELECT count(*) FROM kinesis.application_status('proc') WHERE lease_owner IS NOT NULL}),
