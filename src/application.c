@@ -434,6 +434,33 @@ kinesis_acquire_leases(PG_FUNCTION_ARGS)
 }
 
 /*
+ * A checkpoint at SHARD_END says that every record of the closed shard was
+ * processed: refuse it (KN003) while a record follows the lease's current
+ * checkpoint (0 for none).  The shard is locked: its closing committed,
+ * so all its records are final.
+ */
+static void
+refuse_skipping(const char *name, KinesisStream *stream, KinesisShard *shard, Datum current)
+{
+	int64		after = -1;
+	Datum		next;
+
+	if (current != (Datum) 0)
+		after = KinesisShardCounter(current, stream, shard, "checkpoint");
+	if (after == KINESIS_MAX_COUNTER)
+		return;
+	next = KinesisShardNextSeqNo(stream, shard, after);
+	if (next != (Datum) 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_KINESIS_INVALID_ARGUMENT),
+				 errmsg("checkpoint of application \"%s\" at the end of shard \"%s\" would skip records",
+						name, KinesisShardIdString(shard->shard_index)),
+				 errdetail("Record %s follows the checkpoint.",
+						   DatumGetCString(DirectFunctionCall1(numeric_out, next))),
+				 errhint("Checkpoint the shard's records first; kinesis.consume checkpoints a closed shard at its end once no record follows the checkpoint.")));
+}
+
+/*
  * kinesis.checkpoint(application_name, shard_id, sequence_number,
  *					  lease_token)
  */
@@ -455,6 +482,7 @@ kinesis_checkpoint(PG_FUNCTION_ARGS)
 	char	   *owner;
 	int64		lease_counter;
 	Datum		current;
+	bool		shard_end;
 
 	kinesis_check_loaded();
 	name = KinesisNameArg(fcinfo, 0, "application_name", "application name");
@@ -508,8 +536,12 @@ kinesis_checkpoint(PG_FUNCTION_ARGS)
 				 errmsg("checkpoint of application \"%s\" on shard \"%s\" would move backwards",
 						name, KinesisShardIdString(shard->shard_index))));
 
+	shard_end = shard->close_secs >= 0 && counter == KINESIS_MAX_COUNTER;
+	if (shard_end)
+		refuse_skipping(name, stream, shard, isnull ? (Datum) 0 : current);
+
 	values[2] = seqnum;
-	values[3] = BoolGetDatum(shard->close_secs >= 0 && counter == KINESIS_MAX_COUNTER);
+	values[3] = BoolGetDatum(shard_end);
 	KinesisSpiExecSaved("UPDATE kinesis.leases SET checkpoint = $3, shard_end = $4,"
 						" owner_switches_since_checkpoint = 0, renewed_at = pg_catalog.now()"
 						" WHERE application_name = $1 AND shard_index = $2",
@@ -556,6 +588,7 @@ typedef struct HeldLease
 	int32		shard_index;
 	int64		token;
 	Datum		checkpoint;		/* numeric, or 0 for the trim horizon */
+	Datum		ending;			/* SHARD_END of a closed shard read to its end, or 0 */
 } HeldLease;
 
 /*
@@ -592,6 +625,7 @@ held_leases(AppRow *app, const char *worker, MemoryContext cxt, int *n)
 		leases[i].shard_index = (int32) KinesisSpiInt(i, 1, 0);
 		leases[i].token = KinesisSpiInt(i, 2, 0);
 		leases[i].checkpoint = (Datum) 0;
+		leases[i].ending = (Datum) 0;
 		if (!isnull)
 		{
 			MemoryContext old = MemoryContextSwitchTo(cxt);
@@ -605,12 +639,14 @@ held_leases(AppRow *app, const char *worker, MemoryContext cxt, int *n)
 
 /*
  * Read the records of every held lease after its checkpoint into store;
- * returns how many.  Each shard gets an equal share of limit.  The shards'
- * locks are given back when unlock (before a wait).
+ * returns how many.  Each shard gets an equal share of limit.  A closed
+ * shard with nothing after the checkpoint gets its ending sequence number
+ * noted in its lease, and is counted in *drained.  The shards' locks are
+ * given back when unlock (before a wait).
  */
 static int
 consume_once(AppRow *app, HeldLease *leases, int n, int limit, Tuplestorestate *store,
-			 TupleDesc desc, bool unlock)
+			 TupleDesc desc, bool unlock, int *drained)
 {
 	int			share = n > 0 ? (limit + n - 1) / n : 0;
 	int			total = 0;
@@ -621,7 +657,10 @@ consume_once(AppRow *app, HeldLease *leases, int n, int limit, Tuplestorestate *
 		KinesisStream *stream;
 		KinesisShard *shard;
 		int64		after;
+		bool		at_end;
 
+		if (leases[i].ending != (Datum) 0)
+			continue;			/* ended by an earlier pass */
 		do
 		{
 			stream = KinesisStreamLookup(app->stream_name, false);
@@ -636,11 +675,50 @@ consume_once(AppRow *app, HeldLease *leases, int n, int limit, Tuplestorestate *
 			KinesisShardCounter(leases[i].checkpoint, stream, shard, "checkpoint");
 		total += KinesisConsumeShard(stream, shard, after, Min(share, limit - total), store, desc,
 									 CStringGetTextDatum(KinesisShardIdString(shard->shard_index)),
-									 Int64GetDatum(leases[i].token), app->name);
+									 Int64GetDatum(leases[i].token), app->name, &at_end);
+		if (at_end)
+		{
+			leases[i].ending = KinesisShardEndingSeqNo(shard);
+			(*drained)++;
+		}
 		if (unlock)
 			UnlockRelationOid(shard->relid, RowShareLock);
 	}
 	return total;
+}
+
+/*
+ * Checkpoint at SHARD_END the leases consume found at the end of their
+ * closed shards, unless their token or checkpoint changed meanwhile.
+ * Nothing is skipped: no record follows the checkpoint these leases had.
+ * SPI is connected.
+ */
+static void
+end_drained_leases(AppRow *app, const char *worker, HeldLease *leases, int n)
+{
+	Oid			types[6] = {TEXTOID, TEXTOID, INT4OID, INT8OID, NUMERICOID, NUMERICOID};
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	int			i;
+
+	values[0] = CStringGetTextDatum(app->name);
+	values[1] = CStringGetTextDatum(worker);
+	for (i = 0; i < n; i++)
+	{
+		if (leases[i].ending == (Datum) 0)
+			continue;
+		values[2] = Int32GetDatum(leases[i].shard_index);
+		values[3] = Int64GetDatum(leases[i].token);
+		values[4] = leases[i].checkpoint;
+		nulls[4] = leases[i].checkpoint == (Datum) 0 ? 'n' : ' ';
+		values[5] = leases[i].ending;
+		KinesisSpiExecSaved("UPDATE kinesis.leases SET checkpoint = $6, shard_end = true,"
+							" owner_switches_since_checkpoint = 0"
+							" WHERE application_name = $1 AND shard_index = $3"
+							" AND lease_owner = $2 AND lease_counter = $4"
+							" AND checkpoint IS NOT DISTINCT FROM $5",
+							6, types, values, nulls, KinesisExtensionOwner(), SPI_OK_UPDATE);
+	}
 }
 
 /*
@@ -669,6 +747,7 @@ kinesis_consume(PG_FUNCTION_ARGS)
 	KinesisStream *stream;
 	HeldLease  *leases;
 	int			n;
+	int			drained = 0;
 	TimestampTz deadline;
 
 	kinesis_check_loaded();
@@ -695,7 +774,7 @@ kinesis_consume(PG_FUNCTION_ARGS)
 		if (wait_ms > 0 && remaining > 0 && n > 0)
 			slot = KinesisStableWaitBeginStream(stream);
 		if (consume_once(&app, leases, n, limit, rsinfo->setResult, rsinfo->setDesc,
-						 slot != NULL) > 0 || slot == NULL)
+						 slot != NULL, &drained) > 0 || drained > 0 || slot == NULL)
 		{
 			if (slot)
 				KinesisStableWaitEnd(slot);
@@ -703,6 +782,12 @@ kinesis_consume(PG_FUNCTION_ARGS)
 		}
 		KinesisStableWaitSleep(slot, remaining);
 		KinesisStableWaitEnd(slot);
+	}
+	if (drained > 0)
+	{
+		nestlevel = KinesisSpiBegin();
+		end_drained_leases(&app, worker, leases, n);
+		KinesisSpiEnd(nestlevel);
 	}
 	return (Datum) 0;
 }

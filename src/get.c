@@ -1172,21 +1172,48 @@ KinesisCheckpointLag(KinesisStream *stream, KinesisShard *shard, Datum checkpoin
 }
 
 /*
+ * The sequence number of the first readable record of a locked, attached
+ * shard after the counter after, or (Datum) 0 when there is none.
+ */
+Datum
+KinesisShardNextSeqNo(KinesisStream *stream, KinesisShard *shard, int64 after)
+{
+	ReadTarget	target;
+	ShardScan	scan;
+	Datum		seqno = (Datum) 0;
+
+	read_target(stream, shard, &target);
+	shard_scan_begin(&scan, &target, after);
+	if (shard_scan_next(&scan))
+	{
+		Datum	   *cols = scan.slot->tts_values;
+
+		seqno = KinesisRecordSeqNo(shard, DatumGetInt64(cols[REC_COL_COUNTER]),
+								   DatumGetTimestampTz(cols[REC_COL_ARRIVAL]), NULL);
+	}
+	shard_scan_end(&scan, false);
+	return seqno;
+}
+
+/*
  * Append up to limit records of a locked, attached shard after the
  * counter after to store, as rows (shard_id, token, sequence_number,
  * approximate_arrival_timestamp, partition_key, data) for consume, paid
- * from the consumer's read budget.  Returns the number of rows.
+ * from the consumer's read budget.  Returns the number of rows; *drained
+ * is set when the shard is closed and has no record after after (limit
+ * must be positive).
  */
 int
 KinesisConsumeShard(KinesisStream *stream, KinesisShard *shard, int64 after,
 					int limit, Tuplestorestate *store, TupleDesc desc,
-					Datum shard_id, Datum token, const char *consumer)
+					Datum shard_id, Datum token, const char *consumer, bool *drained)
 {
 	ReadTarget	target;
 	ShardScan	scan;
 	int			n = 0;
 	int64		bytes = 0;
 
+	*drained = false;
 	/* a consumer over its budget on this shard skips it for now */
 	if (!KinesisConsumerAdmit(stream, shard, consumer, false))
 		return 0;
@@ -1211,6 +1238,7 @@ KinesisConsumeShard(KinesisStream *stream, KinesisShard *shard, int64 after,
 		n++;
 	}
 	shard_scan_end(&scan, false);
+	*drained = n == 0 && target.drained;
 	KinesisConsumerSpent(stream, shard, consumer, n, bytes, 0);
 	KinesisMetricAdd(shard->state, KM_OUTGOING_BYTES, bytes);
 	KinesisMetricAdd(shard->state, KM_OUTGOING_RECORDS, n);

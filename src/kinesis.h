@@ -443,9 +443,11 @@ extern int64 KinesisShardCounter(Datum seqnum, KinesisStream *stream, KinesisSha
 extern bool KinesisCheckpointLag(KinesisStream *stream, KinesisShard *shard,
 								 Datum checkpoint, int64 *lag_ms);
 extern Datum KinesisShardLatestSeqNo(KinesisStream *stream, KinesisShard *shard);
+extern Datum KinesisShardNextSeqNo(KinesisStream *stream, KinesisShard *shard, int64 after);
 extern int	KinesisConsumeShard(KinesisStream *stream, KinesisShard *shard, int64 after,
 								int limit, Tuplestorestate *store, TupleDesc desc,
-								Datum shard_id, Datum token, const char *consumer);
+								Datum shard_id, Datum token, const char *consumer,
+								bool *drained);
 
 /* in metrics.c */
 extern void KinesisMetricsInit(KinesisShardState *state);
