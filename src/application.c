@@ -14,7 +14,10 @@
  * over the live workers and, when nothing is free, steals one from the
  * most loaded worker.  A child shard's lease is handed out only once all
  * its parents were checkpointed at SHARD_END (their ending sequence
- * number).
+ * number).  consume() does that itself for a closed shard once no record
+ * follows the lease's checkpoint, and checkpoint() refuses a SHARD_END
+ * that would skip a record: an empty read before the shard closed proves
+ * nothing, since a put may commit in between.
  *
  * Fencing: the lease counter changes with every change of owner, and the
  * token a worker got with a lease is that counter.  checkpoint() locks the
@@ -730,8 +733,9 @@ end_drained_leases(AppRow *app, const char *worker, HeldLease *leases, int n)
  * The records of the worker's leases after their checkpoints, in sequence
  * order per shard; renews the leases last renewed a third of the failover
  * time ago or earlier.  With wait_ms, waits for a commit on the stream
- * when there is nothing.  Checkpoints do not move: the worker
- * calls kinesis.checkpoint for what it processed.
+ * when there is nothing.  The worker calls kinesis.checkpoint for what
+ * it processed; consume moves a checkpoint only from a closed shard's last
+ * record (or nothing) to its end, returning at once when it does.
  */
 Datum
 kinesis_consume(PG_FUNCTION_ARGS)

@@ -50,6 +50,34 @@ SELECT kinesis.checkpoint('app', '0', :end0, :t0b);
 SELECT shard_id FROM kinesis.acquire_leases('app', 'w2');
 SELECT shard_id, shard_end FROM kinesis.application_status('app') WHERE shard_id <= 'shardId-000000000000' OR shard_end;
 
+-- SHARD_END skips nothing: checkpoint refuses it while a record follows
+-- the lease's checkpoint; consume checkpoints a closed shard there itself
+-- once nothing follows, returning at once instead of waiting
+SELECT kinesis.create_stream('se', 1);
+SELECT count(*) FROM kinesis.put_records('se', ARRAY['s1', 's2']::bytea[], ARRAY['k', 'k']);
+SELECT kinesis.create_application('sea', 'se');
+SELECT lease_token AS tse FROM kinesis.acquire_leases('sea', 'w') \gset
+SELECT kinesis.split_shard('se', '0', 170141183460469231731687303715884105728);
+SELECT ending_sequence_number AS endse FROM kinesis.list_shards('se') WHERE shard_id = 'shardId-000000000000' \gset
+SELECT min(sequence_number) AS se1, max(sequence_number) AS se2 FROM kinesis.read_records('se', '0') \gset
+SELECT sqlerr(format('SELECT kinesis.checkpoint(%L, %L, %s, %s)', 'sea', '0', :endse, :tse));
+SELECT kinesis.checkpoint('sea', '0', :se1, :tse);
+SELECT sqlerr(format('SELECT kinesis.checkpoint(%L, %L, %s, %s)', 'sea', '0', :endse, :tse));
+SELECT checkpoint = :se1 AS unchanged, shard_end FROM kinesis.application_status('sea') WHERE shard_id = 'shardId-000000000000';
+SELECT shard_id, convert_from(data, 'UTF8') AS data FROM kinesis.consume('sea', 'w');
+SELECT shard_end FROM kinesis.application_status('sea') WHERE shard_id = 'shardId-000000000000';
+SELECT kinesis.checkpoint('sea', '0', :se2, :tse);
+SET statement_timeout = '10s';
+SELECT count(*) FROM kinesis.consume('sea', 'w', wait_ms => 60000);
+RESET statement_timeout;
+SELECT shard_end, checkpoint = :endse AS at_ending, lease_token = :tse AS same_token
+  FROM kinesis.application_status('sea') WHERE shard_id = 'shardId-000000000000';
+SELECT shard_id FROM kinesis.acquire_leases('sea', 'w') ORDER BY 1;
+-- at SHARD_END already: checkpointing there again changes nothing
+SELECT kinesis.checkpoint('sea', '0', :endse, :tse);
+SELECT kinesis.drop_application('sea');
+SELECT kinesis.delete_stream('se');
+
 -- release: the leases lose their owner and the tokens stop working
 SELECT lease_token AS t1 FROM kinesis.application_status('app') WHERE shard_id = 'shardId-000000000001' \gset
 SELECT kinesis.release_leases('app', 'w2');

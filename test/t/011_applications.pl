@@ -8,16 +8,19 @@
 # Three workers (a PL/pgSQL procedure each, in its own session) loop:
 # acquire_leases and commit; then in one transaction insert what consume
 # returns into results, checkpoint each shard of the batch at its largest
-# sequence number with the batch's lease token and log the checkpoint in
-# checkpoints_log, checkpoint a closed shard they hold at its
-# ending_sequence_number once consume has nothing left of it (SHARD_END),
-# and commit.  A lost lease (KN003) rolls the batch back and the worker
-# goes on; so does a deadlock (40P01), which the last check counts as a
-# failure: the README's loop must not deadlock.  Midway w3 is killed (pg_terminate_backend) while it sits inside
-# a batch that wrote results but has not committed, and never comes back;
-# w1 reshards the stream from 8 to 12 shards; w2 is killed at a random
-# point and restarted under the same worker id; the restarted w2 splits a
-# shard.  The producer stops, the surviving workers drain the stream.
+# sequence number with the batch's lease token, and commit.  Closed shards
+# are left to consume, which checkpoints them at SHARD_END once their last
+# record is checkpointed (a worker that guessed the end from an empty
+# consume and list_shards once lost a record put just before a split).  A
+# trigger on kinesis.leases logs every checkpoint that moves, consume's
+# included, in checkpoints_log.  A lost lease (KN003) rolls the batch back
+# and the worker goes on; so does a deadlock (40P01), which the last check
+# counts as a failure: the README's loop must not deadlock.  Midway w3 is
+# killed (pg_terminate_backend) while it sits inside a batch that wrote
+# results but has not committed, and never comes back; w1 reshards the
+# stream from 8 to 12 shards; w2 is killed at a random point and restarted
+# under the same worker id; the restarted w2 splits a shard.  The producer
+# stops, the surviving workers drain the stream.
 #
 # Afterwards: results holds every record written exactly once (results has
 # no unique constraint, so a duplicate would show); per shard the records
@@ -79,11 +82,22 @@ CREATE TABLE put_log (k text, n int, shard_id text, seq numeric, PRIMARY KEY (k,
 -- constraint, so that a record processed twice shows
 CREATE TABLE results (id bigserial PRIMARY KEY, shard_id text, seq numeric, pk text,
                       data text, worker text, round int, token bigint);
--- every checkpoint that succeeded, logged after it in its transaction
--- (checkpoint locks the lease until commit, so per shard id order is
--- commit order)
+-- every checkpoint that moved, logged by a trigger in its transaction
+-- (the lease stays locked until commit, so per shard id order is commit
+-- order); round is the worker's round, set for its batch
 CREATE TABLE checkpoints_log (id bigserial PRIMARY KEY, worker text, round int,
                               shard_id text, seq numeric, token bigint, at_end bool);
+CREATE FUNCTION log_checkpoint() RETURNS trigger LANGUAGE plpgsql AS \$\$
+BEGIN
+    INSERT INTO public.checkpoints_log (worker, round, shard_id, seq, token, at_end)
+    VALUES (NEW.lease_owner, pg_catalog.current_setting('test.round', true)::int,
+            'shardId-' || pg_catalog.lpad(NEW.shard_index::text, 12, '0'),
+            NEW.checkpoint, NEW.lease_counter, NEW.shard_end);
+    RETURN NULL;
+END
+\$\$;
+CREATE TRIGGER log_checkpoint AFTER UPDATE ON kinesis.leases FOR EACH ROW
+    WHEN (OLD.checkpoint IS DISTINCT FROM NEW.checkpoint) EXECUTE FUNCTION log_checkpoint();
 -- the errors the workers handled
 CREATE TABLE worker_events (id bigserial PRIMARY KEY, worker text, round int, step text,
                             sqlstate text, message text, detail text);
@@ -144,6 +158,7 @@ BEGIN
 
         -- one batch: its results and its checkpoints commit together, or
         -- neither does
+        PERFORM set_config('test.round', r::text, true);
         BEGIN
             DELETE FROM batch;
             INSERT INTO batch
@@ -161,23 +176,7 @@ BEGIN
                       GROUP BY 1, 2 ORDER BY 1
             LOOP
                 PERFORM kinesis.checkpoint('$APP', s.shard_id, s.seq, s.lease_token);
-                INSERT INTO checkpoints_log (worker, round, shard_id, seq, token, at_end)
-                VALUES (w, r, s.shard_id, s.seq, s.lease_token, false);
             END LOOP;
-            -- fewer records than the limit: consume looked at every shard
-            -- held, so a closed one that gave nothing was read to its end
-            IF n < lim THEN
-                FOR s IN SELECT h.shard_id, h.lease_token, l.ending_sequence_number AS seq
-                           FROM held h JOIN kinesis.list_shards('$STREAM') l USING (shard_id)
-                          WHERE l.ending_sequence_number IS NOT NULL
-                            AND NOT EXISTS (SELECT FROM batch b WHERE b.shard_id = h.shard_id)
-                          ORDER BY 1
-                LOOP
-                    PERFORM kinesis.checkpoint('$APP', s.shard_id, s.seq, s.lease_token);
-                    INSERT INTO checkpoints_log (worker, round, shard_id, seq, token, at_end)
-                    VALUES (w, r, s.shard_id, s.seq, s.lease_token, true);
-                END LOOP;
-            END IF;
         EXCEPTION WHEN SQLSTATE 'KN003' OR deadlock_detected THEN
             GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
             INSERT INTO worker_events (worker, round, step, sqlstate, message, detail)
