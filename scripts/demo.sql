@@ -109,8 +109,10 @@ SELECT kinesis.checkpoint('billing', shard_id, max(sequence_number), max(lease_t
 COMMIT;
 SELECT count(*) AS processed_once FROM page_views;
 SELECT count(*) AS left_to_consume FROM kinesis.consume('billing', 'worker-1');
-SELECT shard_id, lease_owner, checkpoint IS NOT NULL AS checkpointed, millis_behind_latest
+\echo '-- shard 0 was split: read to its end, consume put it at SHARD_END; its children are leased next'
+SELECT shard_id, lease_owner, checkpoint IS NOT NULL AS checkpointed, shard_end, millis_behind_latest
   FROM kinesis.application_status('billing') ORDER BY shard_id;
+SELECT shard_id, lease_token FROM kinesis.acquire_leases('billing', 'worker-1') ORDER BY shard_id;
 
 \echo
 \echo '== Maintenance (the worker does this every 10 s) and per-minute metrics'
