@@ -662,8 +662,6 @@ consume_once(AppRow *app, HeldLease *leases, int n, int limit, Tuplestorestate *
 		int64		after;
 		bool		at_end;
 
-		if (leases[i].ending != (Datum) 0)
-			continue;			/* ended by an earlier pass */
 		do
 		{
 			stream = KinesisStreamLookup(app->stream_name, false);
